@@ -1,0 +1,132 @@
+import { EventIdClock, comparePositions, formatEventId, type EventPosition } from "../events/event-id.ts";
+import type { EventDraft, GatewayEvent } from "../events/event.ts";
+import type { BusHealth, BusListener, EventBus, HistoryRead, PublishResult } from "./event-bus.ts";
+import type { RetentionOptions } from "./retention.ts";
+
+interface ChannelLog {
+  /** Oldest first. */
+  events: GatewayEvent[];
+  /** The newest position that left this log by trimming: a reader behind it has a gap. */
+  trimmedThrough?: EventPosition;
+}
+
+/**
+ * The bus of one process with no Redis: events go straight to the local hub, and history is
+ * kept per channel in memory with the same retention rules as the Redis bus.
+ */
+export class MemoryBus implements EventBus {
+  readonly #clock: EventIdClock;
+  readonly #retention: RetentionOptions;
+  readonly #now: () => number;
+  readonly #logs = new Map<string, ChannelLog>();
+  readonly #recentKeys = new Map<string, { id: string; expiresAt: number }>();
+  /** History older than this position was never held by this process. */
+  readonly #epoch: EventPosition;
+  readonly #sweeper: NodeJS.Timeout;
+  #listener?: BusListener;
+
+  constructor(retention: RetentionOptions, now: () => number = Date.now) {
+    this.#retention = retention;
+    this.#now = now;
+    this.#clock = new EventIdClock(now);
+    this.#epoch = this.#clock.next();
+    this.#sweeper = setInterval(() => this.#sweep(), Math.min(retention.maxAgeMs, 60_000));
+    this.#sweeper.unref();
+  }
+
+  attach(listener: BusListener): void {
+    this.#listener = listener;
+  }
+
+  async publish(draft: EventDraft): Promise<PublishResult> {
+    if (draft.idempotencyKey !== undefined) {
+      const seen = this.#recentKeys.get(draft.idempotencyKey);
+      if (seen && seen.expiresAt > this.#now()) return { id: seen.id, duplicate: true };
+    }
+    const position = this.#clock.next();
+    const event: GatewayEvent = {
+      ...position,
+      id: formatEventId(position),
+      type: draft.type,
+      dataJson: draft.dataJson,
+      channels: draft.channels,
+    };
+    if (draft.idempotencyKey !== undefined) {
+      this.#recentKeys.set(draft.idempotencyKey, {
+        id: event.id,
+        expiresAt: this.#now() + this.#retention.idempotencyWindowMs,
+      });
+    }
+    for (const channel of event.channels) this.#append(channel, event);
+    this.#listener?.deliver(event);
+    return { id: event.id, duplicate: false };
+  }
+
+  async readSince(channels: readonly string[], after: EventPosition): Promise<HistoryRead> {
+    const head = this.#clock.last;
+    if (comparePositions(after, this.#epoch) < 0) return { events: [], complete: false, head };
+    const oldestKept = this.#now() - this.#retention.maxAgeMs;
+    const found = new Map<string, GatewayEvent>();
+    let complete = true;
+    for (const channel of channels) {
+      const log = this.#logs.get(channel);
+      if (!log) {
+        // No log: either nothing was ever sent here, or all of it aged out. Only the first is
+        // certain, and only when the reader's position is younger than the age limit.
+        if (after.ms < oldestKept) complete = false;
+        continue;
+      }
+      this.#trimByAge(log, oldestKept);
+      if (log.trimmedThrough && comparePositions(log.trimmedThrough, after) > 0) complete = false;
+      for (const event of log.events) {
+        if (comparePositions(event, after) > 0) found.set(event.id, event);
+      }
+    }
+    const events = [...found.values()].sort(comparePositions);
+    return { events, complete, head };
+  }
+
+  async watch(): Promise<void> {}
+
+  unwatch(): void {}
+
+  health(): BusHealth {
+    return { ready: true };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+  }
+
+  #append(channel: string, event: GatewayEvent): void {
+    let log = this.#logs.get(channel);
+    if (!log) {
+      log = { events: [] };
+      this.#logs.set(channel, log);
+    }
+    log.events.push(event);
+    if (log.events.length > this.#retention.maxEvents) {
+      const dropped = log.events.splice(0, log.events.length - this.#retention.maxEvents);
+      log.trimmedThrough = dropped[dropped.length - 1];
+    }
+  }
+
+  #trimByAge(log: ChannelLog, oldestKept: number): void {
+    let drop = 0;
+    while (drop < log.events.length && log.events[drop]!.ms < oldestKept) drop++;
+    if (drop > 0) log.trimmedThrough = log.events.splice(0, drop)[drop - 1];
+  }
+
+  /** Frees logs and idempotency keys that have aged out, so idle channels cost nothing. */
+  #sweep(): void {
+    const now = this.#now();
+    const oldestKept = now - this.#retention.maxAgeMs;
+    for (const [channel, log] of this.#logs) {
+      this.#trimByAge(log, oldestKept);
+      if (log.events.length === 0) this.#logs.delete(channel);
+    }
+    for (const [key, entry] of this.#recentKeys) {
+      if (entry.expiresAt <= now) this.#recentKeys.delete(key);
+    }
+  }
+}
