@@ -1,5 +1,6 @@
 import type { EventDraft, GatewayEvent } from "../events/event.ts";
 import type { EventPosition } from "../events/event-id.ts";
+import type { Health } from "../health.ts";
 
 export interface PublishResult {
   readonly id: string;
@@ -24,12 +25,6 @@ export interface BusListener {
   resync(): void;
 }
 
-export interface BusHealth {
-  readonly ready: boolean;
-  /** Why not ready, for /readyz. */
-  readonly reason?: string;
-}
-
 /**
  * Carries events between publishers and the hubs of every instance, and keeps their short
  * history. The memory bus serves one process; the Redis bus makes instances one gateway.
@@ -46,7 +41,7 @@ export interface EventBus {
   /** Resolves once live events of the channel flow to this instance's listener. */
   watch(channel: string): Promise<void>;
   unwatch(channel: string): void;
-  health(): BusHealth;
+  health(): Health;
   close(): Promise<void>;
 }
 

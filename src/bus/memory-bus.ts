@@ -1,6 +1,7 @@
 import { EventIdClock, comparePositions, formatEventId, type EventPosition } from "../events/event-id.ts";
 import type { EventDraft, GatewayEvent } from "../events/event.ts";
-import type { BusHealth, BusListener, EventBus, HistoryRead, PublishResult } from "./event-bus.ts";
+import type { Health } from "../health.ts";
+import type { BusListener, EventBus, HistoryRead, PublishResult } from "./event-bus.ts";
 import type { RetentionOptions } from "./retention.ts";
 
 interface ChannelLog {
@@ -90,7 +91,7 @@ export class MemoryBus implements EventBus {
 
   unwatch(): void {}
 
-  health(): BusHealth {
+  health(): Health {
     return { ready: true };
   }
 

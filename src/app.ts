@@ -1,0 +1,128 @@
+import { randomUUID } from "node:crypto";
+import fastifyCookie from "@fastify/cookie";
+import fastifyCors from "@fastify/cors";
+import type { Http2SecureServer } from "node:http2";
+import fastify, { type FastifyHttp2SecureOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { createTokenVerifier } from "./auth/token-verifier.ts";
+import { createBus } from "./bus/create-bus.ts";
+import type { EventBus } from "./bus/event-bus.ts";
+import type { GatewayConfig } from "./config/config.ts";
+import { Publisher } from "./events/publisher.ts";
+import type { ReadinessCheck } from "./health.ts";
+import { demoRoutes, devTokenRoute } from "./http/demo-routes.ts";
+import { installErrorHandler } from "./http/errors.ts";
+import { eventsRoute } from "./http/events-route.ts";
+import { healthRoutes } from "./http/health-routes.ts";
+import { publishRoute } from "./http/publish-route.ts";
+import { Hub } from "./hub/hub.ts";
+import { createSources } from "./ingest/create-sources.ts";
+import type { IngestSource } from "./ingest/ingest-source.ts";
+import { startEmfReporter } from "./telemetry/emf.ts";
+import { loggerOptions } from "./telemetry/logger.ts";
+import { GatewayMetrics } from "./telemetry/metrics.ts";
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly hub: Hub;
+  readonly bus: EventBus;
+  readonly publisher: Publisher;
+  readonly metrics: GatewayMetrics;
+  /** Starts the ingestion sources and listens; resolves with the base URL. */
+  listen(): Promise<string>;
+  /** The drain: not ready, sources stopped, streams closed over the grace period, then closed. */
+  shutdown(): Promise<void>;
+}
+
+export interface GatewayOverrides {
+  /** pino logger options, or false for silence (tests). */
+  readonly logger?: FastifyServerOptions["logger"];
+}
+
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+
+/** Wires configuration, bus, hub, sources and routes into one gateway. */
+export async function createGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<Gateway> {
+  const app = createServer(config, overrides.logger ?? loggerOptions(config.logLevel));
+  const metrics = new GatewayMetrics();
+  const bus = createBus(config, app.log);
+  const hub = new Hub(bus, {
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    maxBufferBytes: config.maxStreamBufferBytes,
+    maxConnections: config.maxConnections,
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
+    retryMs: config.retryMs,
+    onFanOut: (event) => metrics.fannedOut(event),
+    onError: (message, error) => app.log.warn({ err: error }, message),
+  });
+  metrics.observeHub(hub);
+  const publisher = new Publisher(bus, (source, result) => metrics.published(source, result));
+  const sources = createSources(config, publisher, app.log);
+  const verifier = createTokenVerifier(config.jwt, config.topicsClaim);
+
+  installErrorHandler(app, (code) => metrics.authFailure(code));
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  await app.register(fastifyCookie);
+  await app.register(fastifyCors, { origin: config.corsOrigins.length > 0 ? [...config.corsOrigins] : false, credentials: true });
+  await app.register(healthRoutes, { checks: readinessChecks(hub, bus, sources), registry: metrics.registry });
+  await app.register(eventsRoute, { hub, verifier, maxTopicsPerStream: config.maxTopicsPerStream });
+  await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes });
+  await app.register(demoRoutes);
+  if (config.jwt.kind === "ephemeral") await app.register(devTokenRoute, { secret: config.jwt.secret });
+  const emfTimer = config.emf ? startEmfReporter(config.emf, () => hub.size) : undefined;
+
+  return {
+    app,
+    hub,
+    bus,
+    publisher,
+    metrics,
+    async listen() {
+      for (const source of sources) source.start();
+      const address = await app.listen({ port: config.port, host: config.host });
+      return address.replace("0.0.0.0", "localhost").replace("[::]", "localhost");
+    },
+    async shutdown() {
+      clearInterval(emfTimer);
+      app.log.info("draining: sources stop first, then streams close over %d ms", config.shutdownGraceMs);
+      const drained = hub.drain(config.shutdownGraceMs);
+      await Promise.all(sources.map((source) => source.stop()));
+      await drained;
+      hub.close();
+      await app.close();
+      await bus.close();
+    },
+  };
+}
+
+function createServer(config: GatewayConfig, logger: FastifyServerOptions["logger"]): FastifyInstance {
+  const options = {
+    logger,
+    requestIdHeader: false as const,
+    genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => {
+      const given = request.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    forceCloseConnections: true,
+    // Unknown body fields are errors the publisher should hear about, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  };
+  if (!config.tls) return fastify(options);
+  // HTTP/2 over TLS, with HTTP/1.1 for clients that do not offer h2 in ALPN. fastify's types
+  // model the http2 server as another instance type; the routes use only what both share.
+  const http2Options = {
+    ...(options as object),
+    http2: true,
+    https: { allowHTTP1: true, cert: config.tls.cert, key: config.tls.key },
+  } as FastifyHttp2SecureOptions<Http2SecureServer>;
+  return fastify(http2Options) as unknown as FastifyInstance;
+}
+
+function readinessChecks(hub: Hub, bus: EventBus, sources: readonly IngestSource[]): ReadinessCheck[] {
+  return [
+    { name: "drain", check: () => (hub.draining ? { ready: false, reason: "shutting down" } : { ready: true }) },
+    { name: "bus", check: () => bus.health() },
+    ...sources.map((source) => ({ name: source.name, check: () => source.health() })),
+  ];
+}

@@ -1,0 +1,82 @@
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import type { JwtConfig } from "../config/config.ts";
+import { AuthError } from "./auth-error.ts";
+
+/** Who a verified token speaks for and what it allows. */
+export interface Principal {
+  readonly userId: string;
+  /** Topic patterns this user may subscribe to. */
+  readonly topicPatterns: readonly string[];
+  /** Patterns this token may publish to; undefined for tokens that cannot publish. */
+  readonly publishPatterns: readonly string[] | undefined;
+  /** Seconds since the epoch (the `exp` claim). */
+  readonly expiresAt: number | undefined;
+}
+
+export interface TokenVerifier {
+  verify(token: string): Promise<Principal>;
+}
+
+const ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"];
+
+export function createTokenVerifier(config: JwtConfig, topicsClaim: string): TokenVerifier {
+  const key: Uint8Array | JWTVerifyGetKey = config.kind === "jwks" ? createRemoteJWKSet(config.jwksUrl) : config.secret;
+  const options = {
+    algorithms: config.kind === "jwks" ? ASYMMETRIC_ALGORITHMS : ["HS256"],
+    issuer: config.kind === "ephemeral" ? undefined : config.issuer,
+    audience: config.kind === "ephemeral" ? undefined : config.audience,
+  };
+  return {
+    async verify(token: string): Promise<Principal> {
+      let payload: JWTPayload;
+      try {
+        // jose accepts either a key or a key resolver; the union needs a cast at this one call.
+        ({ payload } = await jwtVerify(token, key as Uint8Array, options));
+      } catch (error) {
+        throw explain(error);
+      }
+      return toPrincipal(payload, topicsClaim);
+    },
+  };
+}
+
+function toPrincipal(payload: JWTPayload, topicsClaim: string): Principal {
+  if (typeof payload.sub !== "string" || payload.sub === "" || payload.sub.length > 256 || /[\u0000-\u001f\u007f]/.test(payload.sub)) {
+    throw new AuthError(401, "token_subject_invalid", "the token needs a `sub` claim: the user id, 1 to 256 printable characters");
+  }
+  return {
+    userId: payload.sub,
+    topicPatterns: stringList(payload[topicsClaim], topicsClaim) ?? [],
+    publishPatterns: stringList(payload.publish, "publish"),
+    expiresAt: payload.exp,
+  };
+}
+
+function stringList(value: unknown, claim: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
+    throw new AuthError(401, "token_claim_invalid", `the \`${claim}\` claim must be a list of strings`);
+  }
+  return value;
+}
+
+function explain(error: unknown): AuthError {
+  if (error instanceof errors.JWTExpired) return new AuthError(401, "token_expired", "the token has expired; get a fresh one");
+  if (error instanceof errors.JWSSignatureVerificationFailed) {
+    return new AuthError(401, "token_bad_signature", "the token's signature does not verify with the gateway's key");
+  }
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    const what = error.claim === "aud" ? "audience" : error.claim === "iss" ? "issuer" : `\`${error.claim}\` claim`;
+    return new AuthError(401, `token_wrong_${error.claim}`, `the token's ${what} is not accepted here: ${error.reason}`);
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed) {
+    return new AuthError(401, "token_algorithm_not_allowed", "the token is signed with an algorithm this gateway does not accept");
+  }
+  if (error instanceof errors.JWKSNoMatchingKey) {
+    return new AuthError(401, "token_unknown_key", "no key of the configured JWKS matches the token's `kid`");
+  }
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
+    return new AuthError(401, "jwks_unavailable", "the key set (JWKS_URL) could not be fetched; try again");
+  }
+  return new AuthError(401, "token_malformed", "the token is not a well-formed JWT");
+}

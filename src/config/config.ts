@@ -1,0 +1,133 @@
+import { readFileSync } from "node:fs";
+import { ConfigError, EnvReader } from "./env-reader.ts";
+
+export type JwtConfig =
+  | { readonly kind: "secret"; readonly secret: Uint8Array; readonly issuer?: string; readonly audience?: string }
+  | { readonly kind: "jwks"; readonly jwksUrl: URL; readonly issuer: string; readonly audience: string }
+  /** Development only: a secret made at start, printed tokens, and /dev/token. */
+  | { readonly kind: "ephemeral"; readonly secret: Uint8Array };
+
+export interface GatewayConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: string;
+  readonly production: boolean;
+  readonly jwt: JwtConfig;
+  readonly topicsClaim: string;
+  readonly heartbeatIntervalMs: number;
+  readonly retryMs: number;
+  readonly corsOrigins: readonly string[];
+  readonly maxConnections: number;
+  readonly maxConnectionsPerUser: number;
+  readonly maxTopicsPerStream: number;
+  readonly maxEventBytes: number;
+  readonly maxStreamBufferBytes: number;
+  readonly history: { readonly maxEvents: number; readonly maxAgeMs: number };
+  readonly idempotencyWindowMs: number;
+  readonly shutdownGraceMs: number;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  readonly emf?: { readonly namespace: string; readonly serviceName: string };
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const MIN_SECRET_BYTES = 32;
+
+/** Reads and checks the whole configuration; throws ConfigError naming the first wrong variable. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, randomSecret: () => Uint8Array): GatewayConfig {
+  const read = new EnvReader(env);
+  const production = read.string("NODE_ENV") === "production";
+  return {
+    port: read.integer("PORT", 8080, 0, 65535),
+    host: read.string("HOST") ?? "127.0.0.1",
+    logLevel: read.oneOf("LOG_LEVEL", "info", LOG_LEVELS),
+    production,
+    jwt: readJwt(read, production, randomSecret),
+    topicsClaim: read.string("JWT_TOPICS_CLAIM") ?? "topics",
+    heartbeatIntervalMs: read.integer("HEARTBEAT_INTERVAL_MS", 15_000, 1000, 300_000),
+    retryMs: read.integer("RETRY_MS", 3000, 100, 600_000),
+    corsOrigins: readOrigins(read),
+    maxConnections: read.integer("MAX_CONNECTIONS", 10_000, 1),
+    maxConnectionsPerUser: read.integer("MAX_CONNECTIONS_PER_USER", 10, 1),
+    maxTopicsPerStream: read.integer("MAX_TOPICS_PER_STREAM", 20, 0, 1000),
+    maxEventBytes: read.integer("MAX_EVENT_BYTES", 65_536, 256, 16 * 1024 * 1024),
+    maxStreamBufferBytes: read.integer("MAX_STREAM_BUFFER_BYTES", 262_144, 4096),
+    history: {
+      maxEvents: read.integer("HISTORY_MAX_EVENTS", 1000, 1, 1_000_000),
+      maxAgeMs: read.integer("HISTORY_MAX_AGE_MS", 600_000, 1000),
+    },
+    idempotencyWindowMs: read.integer("IDEMPOTENCY_WINDOW_MS", 600_000, 1000),
+    shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 15_000, 0, 600_000),
+    tls: readTls(read),
+    emf: readEmf(read),
+  };
+}
+
+function readJwt(read: EnvReader, production: boolean, randomSecret: () => Uint8Array): JwtConfig {
+  const secret = read.string("JWT_SECRET");
+  const jwksUrl = read.url("JWKS_URL", ["https:", "http:"]);
+  const issuer = read.string("JWT_ISSUER");
+  const audience = read.string("JWT_AUDIENCE");
+  if (secret !== undefined && jwksUrl !== undefined) {
+    throw new ConfigError("set either JWT_SECRET (HS256) or JWKS_URL (RS/ES keys), not both");
+  }
+  if (secret !== undefined) {
+    const bytes = new TextEncoder().encode(secret);
+    if (bytes.length < MIN_SECRET_BYTES) {
+      throw new ConfigError(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes long for HS256, got ${bytes.length}`);
+    }
+    return { kind: "secret", secret: bytes, issuer, audience };
+  }
+  if (jwksUrl !== undefined) {
+    if (issuer === undefined || audience === undefined) {
+      throw new ConfigError("JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE, so that tokens minted for other apps are refused");
+    }
+    return { kind: "jwks", jwksUrl, issuer, audience };
+  }
+  if (production) {
+    throw new ConfigError(
+      "NODE_ENV=production needs JWT_SECRET or JWKS_URL (with JWT_ISSUER and JWT_AUDIENCE); the development secret is never used in production",
+    );
+  }
+  return { kind: "ephemeral", secret: randomSecret() };
+}
+
+function readOrigins(read: EnvReader): string[] {
+  const origins = read.list("CORS_ORIGINS");
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError(`CORS_ORIGINS must list origins like https://app.example.com (no path, no wildcard), got "${origin}"`);
+    }
+  }
+  return origins;
+}
+
+function readTls(read: EnvReader): GatewayConfig["tls"] {
+  const certPath = read.string("TLS_CERT");
+  const keyPath = read.string("TLS_KEY");
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) throw new ConfigError("TLS_CERT and TLS_KEY go together: set both or neither");
+  return { cert: readPem("TLS_CERT", certPath), key: readPem("TLS_KEY", keyPath) };
+}
+
+function readPem(name: string, path: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(`${name} must be the path of a readable PEM file: ${(error as Error).message}`);
+  }
+  if (!pem.includes("-----BEGIN")) throw new ConfigError(`${name} file ${path} holds no PEM block`);
+  return pem;
+}
+
+function readEmf(read: EnvReader): GatewayConfig["emf"] {
+  const namespace = read.string("EMF_NAMESPACE");
+  if (namespace === undefined) return undefined;
+  return { namespace, serviceName: read.string("EMF_SERVICE_NAME") ?? "sse-gateway" };
+}

@@ -1,0 +1,63 @@
+import { Ajv } from "ajv";
+import { TOPIC_NAME_PATTERN, USER_ID_PATTERN, topicChannel, userChannel } from "./channels.ts";
+import type { EventDraft } from "./event.ts";
+
+/** The body of POST /publish, and of a queue message in the gateway's own shape. */
+export interface PublishRequest {
+  readonly users?: readonly string[];
+  readonly topics?: readonly string[];
+  readonly type: string;
+  readonly data?: unknown;
+  readonly id?: string;
+}
+
+export const MAX_RECIPIENTS = 1000;
+
+export const publishRequestSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["type"],
+  properties: {
+    users: { type: "array", maxItems: MAX_RECIPIENTS, items: { type: "string", pattern: USER_ID_PATTERN } },
+    topics: { type: "array", maxItems: MAX_RECIPIENTS, items: { type: "string", pattern: TOPIC_NAME_PATTERN } },
+    // An SSE field value cannot hold a line break, and "gateway." types are the gateway's own.
+    type: { type: "string", pattern: "^(?!gateway\\.)[^\\u0000-\\u001f\\u007f:]{1,100}$" },
+    data: {},
+    id: { type: "string", pattern: "^[^\\u0000-\\u001f\\u007f]{1,200}$" },
+  },
+} as const;
+
+/** A publish body that is not acceptable, with the field at fault in the message. */
+export class PublishRequestError extends Error {
+  override readonly name = "PublishRequestError";
+}
+
+const ajv = new Ajv({ allErrors: false });
+const validate = ajv.compile<PublishRequest>(publishRequestSchema);
+
+/** Checks a body that did not come through the HTTP route's schema (queue messages). */
+export function parsePublishRequest(value: unknown): PublishRequest {
+  if (validate(value)) return value;
+  const error = validate.errors?.[0];
+  const field = error?.instancePath ? `body${error.instancePath.replaceAll("/", ".")}` : "body";
+  throw new PublishRequestError(`${field} ${error?.message ?? "is invalid"}`);
+}
+
+/** Turns a checked body into a bus draft; rejects bodies with no recipient or too large a payload. */
+export function toEventDraft(request: PublishRequest, maxEventBytes: number): EventDraft {
+  const users = [...new Set(request.users ?? [])];
+  const topics = [...new Set(request.topics ?? [])];
+  if (users.length + topics.length === 0) {
+    throw new PublishRequestError("body must name at least one recipient in `users` or `topics`");
+  }
+  const dataJson = JSON.stringify(request.data ?? null);
+  if (Buffer.byteLength(dataJson) > maxEventBytes) {
+    throw new PublishRequestError(`body.data is larger than MAX_EVENT_BYTES (${maxEventBytes} bytes)`);
+  }
+  return {
+    type: request.type,
+    dataJson,
+    channels: [...users.map(userChannel), ...topics.map(topicChannel)],
+    idempotencyKey: request.id,
+  };
+}

@@ -1,0 +1,37 @@
+import type { FastifyInstance } from "fastify";
+import { AuthError } from "../auth/auth-error.ts";
+import { allowedByAny, userTarget } from "../auth/topic-patterns.ts";
+import type { TokenVerifier } from "../auth/token-verifier.ts";
+import { publishRequestSchema, toEventDraft, type PublishRequest } from "../events/publish-request.ts";
+import type { Publisher } from "../events/publisher.ts";
+import { bearerToken } from "./credentials.ts";
+
+export interface PublishRouteOptions {
+  readonly publisher: Publisher;
+  readonly verifier: TokenVerifier;
+  readonly maxEventBytes: number;
+}
+
+/** POST /publish: services push an event to users and topics with a publisher token. */
+export async function publishRoute(app: FastifyInstance, options: PublishRouteOptions): Promise<void> {
+  const { publisher, verifier, maxEventBytes } = options;
+  app.post<{ Body: PublishRequest }>(
+    "/publish",
+    { bodyLimit: maxEventBytes, schema: { body: publishRequestSchema } },
+    async (request, reply) => {
+      // Only the header: a publisher token never travels in URLs or cookies.
+      const token = bearerToken(request);
+      if (token === undefined) throw new AuthError(401, "token_missing", "send the publisher token as Authorization: Bearer <token>");
+      const principal = await verifier.verify(token);
+      const patterns = principal.publishPatterns;
+      if (patterns === undefined) throw new AuthError(403, "publish_not_allowed", "this token has no `publish` claim, so it cannot publish");
+      const targets = [...(request.body.users ?? []).map(userTarget), ...(request.body.topics ?? [])];
+      const refused = targets.find((target) => !allowedByAny(patterns, target));
+      if (refused !== undefined) {
+        throw new AuthError(403, "publish_not_allowed", `the token's \`publish\` claim does not allow "${refused}"`);
+      }
+      const result = await publisher.publish(toEventDraft(request.body, maxEventBytes), "http");
+      return reply.code(202).send(result);
+    },
+  );
+}

@@ -1,0 +1,86 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { PublishResult } from "../bus/event-bus.ts";
+import type { GatewayEvent } from "../events/event.ts";
+import type { EventSource } from "../events/publisher.ts";
+import type { Hub } from "../hub/hub.ts";
+
+/** The Prometheus registry served at /metrics, and the few hooks that feed it. */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly #published: Counter<"source">;
+  readonly #duplicates: Counter<"source">;
+  readonly #authFailures: Counter<"reason">;
+  readonly #deliveryLag: Histogram;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.#published = new Counter({
+      name: "sse_gateway_events_published_total",
+      help: "Events accepted for delivery, by where they entered",
+      labelNames: ["source"],
+      registers,
+    });
+    this.#duplicates = new Counter({
+      name: "sse_gateway_events_duplicate_total",
+      help: "Publishes dropped because their id was seen within the idempotency window",
+      labelNames: ["source"],
+      registers,
+    });
+    this.#authFailures = new Counter({
+      name: "sse_gateway_auth_failures_total",
+      help: "Requests refused by authentication or authorisation, by reason code",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.#deliveryLag = new Histogram({
+      name: "sse_gateway_delivery_lag_seconds",
+      help: "Time from an event's acceptance to its fan-out on this instance",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+  }
+
+  /** Gauges and counters read from the hub when scraped, so the hot path only bumps plain numbers. */
+  observeHub(hub: Hub): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "sse_gateway_open_streams",
+      help: "Open SSE streams on this instance",
+      registers,
+      collect() {
+        this.set(hub.size);
+      },
+    });
+    new Counter({
+      name: "sse_gateway_events_delivered_total",
+      help: "Event frames written to streams",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(hub.stats.delivered);
+      },
+    });
+    new Counter({
+      name: "sse_gateway_slow_client_disconnects_total",
+      help: "Streams dropped because their client stopped reading",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(hub.stats.slowClientDisconnects);
+      },
+    });
+  }
+
+  published(source: EventSource, result: PublishResult): void {
+    (result.duplicate ? this.#duplicates : this.#published).inc({ source });
+  }
+
+  authFailure(reason: string): void {
+    this.#authFailures.inc({ reason });
+  }
+
+  fannedOut(event: GatewayEvent): void {
+    this.#deliveryLag.observe(Math.max(0, Date.now() - event.ms) / 1000);
+  }
+}
