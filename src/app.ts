@@ -105,8 +105,6 @@ function createServer(config: GatewayConfig, logger: FastifyServerOptions["logge
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     forceCloseConnections: true,
-    // Unknown body fields are errors the publisher should hear about, not silently dropped.
-    ajv: { customOptions: { removeAdditional: false } },
   };
   if (!config.tls) return fastify(options);
   // HTTP/2 over TLS, with HTTP/1.1 for clients that do not offer h2 in ALPN. fastify's types

@@ -32,13 +32,15 @@ export class PublishRequestError extends Error {
   override readonly name = "PublishRequestError";
 }
 
+// Strict: no type coercion and no silent removal of unknown fields, unlike fastify's defaults.
 const ajv = new Ajv({ allErrors: false });
-const validate = ajv.compile<PublishRequest>(publishRequestSchema);
+/** The validator of publish bodies, shared by the HTTP route and the queue sources. */
+export const validatePublishRequest = ajv.compile<PublishRequest>(publishRequestSchema);
 
 /** Checks a body that did not come through the HTTP route's schema (queue messages). */
 export function parsePublishRequest(value: unknown): PublishRequest {
-  if (validate(value)) return value;
-  const error = validate.errors?.[0];
+  if (validatePublishRequest(value)) return value;
+  const error = validatePublishRequest.errors?.[0];
   const field = error?.instancePath ? `body${error.instancePath.replaceAll("/", ".")}` : "body";
   throw new PublishRequestError(`${field} ${error?.message ?? "is invalid"}`);
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { AuthError } from "../auth/auth-error.ts";
 import { allowedByAny, userTarget } from "../auth/topic-patterns.ts";
 import type { TokenVerifier } from "../auth/token-verifier.ts";
-import { publishRequestSchema, toEventDraft, type PublishRequest } from "../events/publish-request.ts";
+import { publishRequestSchema, toEventDraft, validatePublishRequest, type PublishRequest } from "../events/publish-request.ts";
 import type { Publisher } from "../events/publisher.ts";
 import { bearerToken } from "./credentials.ts";
 
@@ -17,7 +17,11 @@ export async function publishRoute(app: FastifyInstance, options: PublishRouteOp
   const { publisher, verifier, maxEventBytes } = options;
   app.post<{ Body: PublishRequest }>(
     "/publish",
-    { bodyLimit: maxEventBytes, schema: { body: publishRequestSchema } },
+    {
+      bodyLimit: maxEventBytes,
+      schema: { body: publishRequestSchema },
+      validatorCompiler: () => validatePublishRequest,
+    },
     async (request, reply) => {
       // Only the header: a publisher token never travels in URLs or cookies.
       const token = bearerToken(request);

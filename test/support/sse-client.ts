@@ -54,6 +54,8 @@ export function connectSse(baseUrl: string, options: ConnectOptions = {}): Promi
         response.once("end", resolveEnd);
         response.once("close", resolveEnd);
         response.once("error", () => resolveEnd());
+        // A paused response never emits "end"; its socket still closes.
+        response.socket.once("close", resolveEnd);
       });
       const isStream = response.headers["content-type"]?.startsWith("text/event-stream") ?? false;
       const body = isStream

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { matchesPattern } from "../../src/auth/topic-patterns.ts";
+import { EventIdClock, comparePositions, formatEventId, parseEventId } from "../../src/events/event-id.ts";
+import { ExpiryWheel } from "../../src/hub/expiry-wheel.ts";
+import { Rotation } from "../../src/hub/heartbeat-rotation.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { ConfigError } from "../../src/config/env-reader.ts";
+
+const secret = () => new Uint8Array(32);
+
+describe("topic patterns", () => {
+  it("matches literally without a wildcard and any run with one", () => {
+    assert.equal(matchesPattern("news", "news"), true);
+    assert.equal(matchesPattern("news", "news2"), false);
+    assert.equal(matchesPattern("*", "anything/at.all"), true);
+    assert.equal(matchesPattern("orders.*", "orders.42"), true);
+    assert.equal(matchesPattern("orders.*", "order.42"), false);
+    assert.equal(matchesPattern("a*b*c", "a-b-c"), true);
+    assert.equal(matchesPattern("a*b*c", "a-c-b"), false);
+    assert.equal(matchesPattern("ab*ba", "aba"), false);
+    assert.equal(matchesPattern("user:*", "user:alice"), true);
+  });
+});
+
+describe("event ids", () => {
+  it("round-trip and order by time then sequence", () => {
+    const id = parseEventId("1700000000000-3");
+    assert.deepEqual(id, { ms: 1700000000000, seq: 3 });
+    assert.equal(formatEventId(id!), "1700000000000-3");
+    assert.ok(comparePositions({ ms: 5, seq: 9 }, { ms: 6, seq: 0 }) < 0);
+    assert.ok(comparePositions({ ms: 6, seq: 1 }, { ms: 6, seq: 0 }) > 0);
+    for (const bad of ["", "12", "a-1", "1-2-3", "1-", "-1", "99999999999999999-1"]) assert.equal(parseEventId(bad), undefined, bad);
+  });
+
+  it("stay strictly increasing when the clock stands still or steps back", () => {
+    const times = [100, 100, 99, 101];
+    const clock = new EventIdClock(() => times.shift()!);
+    const ids = [clock.next(), clock.next(), clock.next(), clock.next()].map(formatEventId);
+    assert.deepEqual(ids, ["100-0", "100-1", "100-2", "101-0"]);
+  });
+});
+
+describe("heartbeat rotation", () => {
+  it("visits every member once per full turn and survives removals", () => {
+    const rotation = new Rotation<{ rotationIndex: number; name: string }>();
+    const members = Array.from({ length: 10 }, (_, i) => ({ rotationIndex: -1, name: `m${i}` }));
+    for (const member of members) rotation.add(member);
+    rotation.remove(members[3]!);
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) rotation.advance(3, (member) => seen.push(member.name));
+    assert.equal(seen.length, 9);
+    assert.equal(new Set(seen).size, 9);
+    assert.ok(!seen.includes("m3"));
+  });
+});
+
+describe("expiry wheel", () => {
+  it("hands out members when their second has passed, and never removed ones", () => {
+    const wheel = new ExpiryWheel<string>(1000);
+    wheel.add("a", 1001.5);
+    wheel.add("b", 1003);
+    wheel.add("c", 900);
+    wheel.add("gone", 1002);
+    wheel.remove("gone");
+    assert.deepEqual(wheel.takeDue(1001).sort(), ["c"]);
+    assert.deepEqual(wheel.takeDue(1002), ["a"]);
+    assert.deepEqual(wheel.takeDue(1010), ["b"]);
+  });
+});
+
+describe("configuration", () => {
+  it("has the documented defaults", () => {
+    const config = loadConfig({}, secret);
+    assert.equal(config.port, 8080);
+    assert.equal(config.heartbeatIntervalMs, 15000);
+    assert.equal(config.jwt.kind, "ephemeral");
+  });
+
+  const wrong: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: "eighty" }, /PORT must be a whole number/],
+    [{ PORT: "70000" }, /PORT must be a whole number from 0 to 65535/],
+    [{ HEARTBEAT_INTERVAL_MS: "10" }, /HEARTBEAT_INTERVAL_MS/],
+    [{ LOG_LEVEL: "loud" }, /LOG_LEVEL must be one of/],
+    [{ JWT_SECRET: "short" }, /JWT_SECRET must be at least 32 bytes/],
+    [{ JWKS_URL: "https://id.example/jwks.json" }, /JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE/],
+    [{ JWKS_URL: "not a url", JWT_ISSUER: "i", JWT_AUDIENCE: "a" }, /JWKS_URL must be a URL/],
+    [{ NODE_ENV: "production" }, /NODE_ENV=production needs JWT_SECRET or JWKS_URL/],
+    [{ CORS_ORIGINS: "https://ok.example,*" }, /CORS_ORIGINS must list origins/],
+    [{ TLS_CERT: "/nonexistent.pem" }, /TLS_CERT and TLS_KEY go together/],
+    [{ TLS_CERT: "/nonexistent.pem", TLS_KEY: "/nonexistent.key" }, /TLS_CERT must be the path of a readable PEM file/],
+  ];
+  for (const [env, message] of wrong) {
+    it(`refuses ${JSON.stringify(env)} naming the variable`, () => {
+      assert.throws(() => loadConfig(env, secret), (error: unknown) => error instanceof ConfigError && message.test(error.message));
+    });
+  }
+});
