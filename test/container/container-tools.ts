@@ -1,6 +1,7 @@
 // Shared by the container tests: the tools they need, and running a command with a time bound.
 import { execFile } from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -56,4 +57,14 @@ export function run(
       },
     );
   });
+}
+
+/** A loopback port that was free a moment ago (for servers that cannot be told to take port 0). */
+export async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (!address || typeof address !== "object") throw new Error("no port");
+  return address.port;
 }

@@ -6,12 +6,11 @@
 // itself is built unchanged.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { publish, TEST_SECRET, token } from "../support/gateway.ts";
 import { connectSse } from "../support/sse-client.ts";
-import { CONTAINER_TEST_DIR, REPO_ROOT, requireTools, run } from "./container-tools.ts";
+import { CONTAINER_TEST_DIR, freeLoopbackPort, REPO_ROOT, requireTools, run } from "./container-tools.ts";
 
 const PODMAN = join(CONTAINER_TEST_DIR, "podman.sh");
 const IMAGE = "localhost/sse-gateway:image-test";
@@ -21,15 +20,6 @@ const tools = requireTools(["podman", "runc", "debootstrap", "tar"], true);
 
 function podman(args: readonly string[], timeoutMs = 60_000) {
   return run(PODMAN, args, { timeoutMs });
-}
-
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  assert.ok(address && typeof address === "object");
-  return address.port;
 }
 
 async function waitForHealthy(url: string, timeoutMs: number): Promise<void> {
