@@ -39,6 +39,16 @@ async function waitForHealthy(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`gateway in the container never became healthy (${lastError})\n${logs.stdout}\n${logs.stderr}`);
 }
 
+async function within<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), timeoutMs)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function timed<T>(label: string, timings: string[], step: () => Promise<T>): Promise<T> {
   const started = Date.now();
   const result = await step();
@@ -90,10 +100,7 @@ test("the Dockerfile builds, serves SSE as non-root and drains on SIGTERM to exi
 
   const stopStarted = Date.now();
   await podman(["kill", "--signal", "SIGTERM", CONTAINER]);
-  await Promise.race([
-    stream.ended,
-    new Promise((_, reject) => setTimeout(() => reject(new Error("stream still open after the grace period")), SHUTDOWN_GRACE_MS + 5000)),
-  ]);
+  await within(stream.ended, SHUTDOWN_GRACE_MS + 5000, "the stream was still open after the grace period");
   const exitCode = (await podman(["wait", CONTAINER], SHUTDOWN_GRACE_MS + 15_000)).stdout.trim();
   timings.push(`drain ${((Date.now() - stopStarted) / 1000).toFixed(1)} s`);
   assert.ok(
