@@ -25,6 +25,8 @@ export interface SseConnection {
 
 export interface ConnectOptions {
   readonly token?: string;
+  /** Send the token as ?access_token= (as a browser EventSource must) instead of a header. */
+  readonly tokenInQuery?: boolean;
   readonly topics?: readonly string[];
   readonly lastEventId?: string;
   readonly headers?: Record<string, string>;
@@ -37,7 +39,8 @@ export function connectSse(baseUrl: string, options: ConnectOptions = {}): Promi
   const url = new URL("/events", baseUrl);
   for (const topic of options.topics ?? []) url.searchParams.append("topic", topic);
   const headers: Record<string, string> = { accept: "text/event-stream", ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.token && options.tokenInQuery) url.searchParams.set("access_token", options.token);
+  else if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.lastEventId) headers["last-event-id"] = options.lastEventId;
   return new Promise((resolve, reject) => {
     const request = http.get(url, { headers, agent: false }, (response) => {
