@@ -104,8 +104,6 @@ export class GatewayService extends Construct {
       portMappings: [{ containerPort: CONTAINER_PORT, name: "http" }],
       stopTimeout: props.drain.stopTimeout,
       ulimits: [{ name: ecs.UlimitName.NOFILE, softLimit: OPEN_FILES, hardLimit: OPEN_FILES }],
-      // An init as PID 1 reaps children and forwards SIGTERM, whatever the image's entrypoint.
-      linuxParameters: new ecs.LinuxParameters(this, "Linux", { initProcessEnabled: true }),
       logging: ecs.LogDrivers.awsLogs({
         logGroup,
         streamPrefix: "gateway",
