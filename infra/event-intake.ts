@@ -16,7 +16,6 @@ export interface EventIntakeProps {
 export class EventIntake extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
-  readonly rule: events.Rule;
 
   constructor(scope: Construct, id: string, props: EventIntakeProps) {
     super(scope, id);
@@ -35,12 +34,12 @@ export class EventIntake extends Construct {
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
     });
-    this.rule = new events.Rule(this, "ToGateway", {
+    const rule = new events.Rule(this, "ToGateway", {
       description: "Events for browsers, handed to the SSE gateway",
       eventBus: events.EventBus.fromEventBusName(this, "Bus", props.eventBusName),
       eventPattern: props.eventPattern,
     });
     // The target grants events.amazonaws.com SendMessage on the condition aws:SourceArn = this rule.
-    this.rule.addTarget(new targets.SqsQueue(this.queue));
+    rule.addTarget(new targets.SqsQueue(this.queue));
   }
 }

@@ -38,8 +38,6 @@ export interface GatewayStackProps extends StackProps {
 
 /** Everything one gateway deployment needs: network, Valkey, event intake, service and its front door. */
 export class GatewayStack extends Stack {
-  readonly taskRole: iam.IRole;
-
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
     if (props.minTasks < 2) throw new Error("minTasks must be at least 2: one task per AZ");
@@ -96,9 +94,8 @@ export class GatewayStack extends Stack {
       logRetention: props.logRetention,
     });
     redis.allowFrom(gateway.service);
-    this.taskRole = gateway.taskRole;
     // Exactly what a consumer does: no GetQueueUrl (the URL is given), no SendMessage, no other queue.
-    this.taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
+    gateway.taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
       resources: [intake.queue.queueArn],
     }));
