@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { App, Duration, Stack } from "aws-cdk-lib";
+import { App, CfnParameter, Duration, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { createGatewayApp } from "../../infra/app.ts";
 import { eventPatternFrom } from "../../infra/deployment-settings.ts";
@@ -70,9 +70,12 @@ describe("settings that cannot work are refused at synth time", () => {
   test("JWKS values left out become CloudFormation parameters", () => {
     const stack = new Stack(new App(), "Jwks");
     const settings = new JwtSettings(stack, "Jwt", { kind: "jwks" });
-    const template = Template.fromStack(stack);
-    for (const name of ["JwksUrl", "JwtIssuer", "JwtAudience"]) template.hasParameter(name, { Type: "String" });
-    assert.deepEqual(stack.resolve(settings.environment.JWKS_URL), { Ref: "JwksUrl" });
+    const parameterOf = { JWKS_URL: "JwksUrl", JWT_ISSUER: "JwtIssuer", JWT_AUDIENCE: "JwtAudience" };
+    for (const [variable, name] of Object.entries(parameterOf)) {
+      assert.ok(stack.node.findChild(name) instanceof CfnParameter, `parameter ${name}`);
+      assert.deepEqual(stack.resolve(settings.environment[variable]), { Ref: name });
+    }
+    assert.deepEqual(settings.secrets, {});
   });
 
   test("an event pattern must use EventBridge's field names and shapes", () => {
