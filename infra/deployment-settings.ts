@@ -1,0 +1,133 @@
+import { Duration, aws_events as events, aws_logs as logs } from "aws-cdk-lib";
+import type { Node } from "constructs";
+import type { GatewayStackProps } from "./gateway-stack.ts";
+import type { JwtConfiguration } from "./jwt-settings.ts";
+
+/** Events of this detail-type reach the gateway unless the eventPattern context says otherwise. */
+export const DEFAULT_EVENT_PATTERN = { "detail-type": ["sse-gateway.publish"] };
+
+/**
+ * Stack settings from CDK context (`-c key=value` or the "context" of cdk.json). Values on the
+ * command line arrive as strings; in cdk.json they may be JSON numbers, lists and objects.
+ */
+export function settingsFromContext(node: Node, imageDirectory: string): GatewayStackProps {
+  const context = new ContextReader(node);
+  return {
+    imageDirectory,
+    stackName: context.string("stackName"),
+    certificateArn: context.string("certificateArn"),
+    domainName: context.string("domainName"),
+    eventBusName: context.string("eventBusName") ?? "default",
+    eventPattern: eventPatternFrom(context.json("eventPattern") ?? DEFAULT_EVENT_PATTERN),
+    jwt: jwtFrom(context),
+    corsOrigins: context.list("corsOrigins") ?? [],
+    natGateways: context.integer("natGateways") ?? 1,
+    minTasks: context.integer("minTasks") ?? 2,
+    maxTasks: context.integer("maxTasks") ?? 10,
+    streamsPerTask: context.integer("streamsPerTask") ?? 5000,
+    cpuTargetPercent: context.integer("cpuTargetPercent") ?? 60,
+    taskCpu: context.integer("taskCpu") ?? 512,
+    taskMemoryMiB: context.integer("taskMemoryMiB") ?? 1024,
+    redisNodeType: context.string("redisNodeType") ?? "cache.t4g.micro",
+    shutdownGrace: Duration.millis(context.integer("shutdownGraceMs") ?? 15000),
+    heartbeatInterval: Duration.millis(context.integer("heartbeatIntervalMs") ?? 15000),
+    metricsNamespace: context.string("metricsNamespace") ?? "SseGateway",
+    maxReceiveCount: context.integer("maxReceiveCount") ?? 5,
+    logRetention: retentionFrom(context.integer("logRetentionDays") ?? logs.RetentionDays.ONE_MONTH),
+  };
+}
+
+function jwtFrom(context: ContextReader): JwtConfiguration {
+  const mode = context.string("jwtMode") ?? "secret";
+  if (mode === "secret") return { kind: "secret", secretArn: context.string("jwtSecretArn") };
+  if (mode === "jwks") {
+    return {
+      kind: "jwks",
+      jwksUrl: context.string("jwksUrl"),
+      issuer: context.string("jwtIssuer"),
+      audience: context.string("jwtAudience"),
+    };
+  }
+  throw new Error(`context jwtMode must be "secret" or "jwks", not "${mode}"`);
+}
+
+/** Field names of an EventBridge pattern as written in JSON, mapped to the CDK's. */
+const PATTERN_FIELDS = {
+  version: "version",
+  id: "id",
+  "detail-type": "detailType",
+  source: "source",
+  account: "account",
+  time: "time",
+  region: "region",
+  resources: "resources",
+  detail: "detail",
+} as const satisfies Record<string, keyof events.EventPattern>;
+
+export function eventPatternFrom(raw: unknown): events.EventPattern {
+  if (!isRecord(raw)) throw new Error("eventPattern must be a JSON object");
+  const pattern: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(raw)) {
+    if (!Object.hasOwn(PATTERN_FIELDS, field)) throw new Error(`eventPattern has unknown field "${field}"`);
+    const expectsObject = field === "detail";
+    if (expectsObject ? !isRecord(value) : !Array.isArray(value)) {
+      throw new Error(`eventPattern field "${field}" must be ${expectsObject ? "an object" : "a list"}`);
+    }
+    pattern[PATTERN_FIELDS[field as keyof typeof PATTERN_FIELDS]] = value;
+  }
+  if (Object.keys(pattern).length === 0) throw new Error("eventPattern must match on at least one field");
+  return pattern as events.EventPattern;
+}
+
+function retentionFrom(days: number): logs.RetentionDays {
+  const allowed = Object.values(logs.RetentionDays).filter((value) => typeof value === "number");
+  if (!allowed.includes(days)) throw new Error(`logRetentionDays must be one of ${allowed.join(", ")}`);
+  return days as logs.RetentionDays;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+class ContextReader {
+  readonly #node: Node;
+
+  constructor(node: Node) {
+    this.#node = node;
+  }
+
+  string(key: string): string | undefined {
+    const value: unknown = this.#node.tryGetContext(key);
+    if (value === undefined || value === "") return undefined;
+    if (typeof value !== "string") throw new Error(`context ${key} must be a string`);
+    return value;
+  }
+
+  integer(key: string): number | undefined {
+    const value: unknown = this.#node.tryGetContext(key);
+    if (value === undefined || value === "") return undefined;
+    const number = typeof value === "string" ? Number(value) : value;
+    if (typeof number !== "number" || !Number.isSafeInteger(number) || number < 0) {
+      throw new Error(`context ${key} must be a whole number, not ${JSON.stringify(value)}`);
+    }
+    return number;
+  }
+
+  list(key: string): string[] | undefined {
+    const value: unknown = this.#node.tryGetContext(key);
+    if (value === undefined || value === "") return undefined;
+    if (typeof value === "string") return value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+    if (Array.isArray(value) && value.every((item) => typeof item === "string")) return value;
+    throw new Error(`context ${key} must be a comma-separated string or a list of strings`);
+  }
+
+  json(key: string): unknown {
+    const value: unknown = this.#node.tryGetContext(key);
+    if (typeof value !== "string") return value;
+    try {
+      return JSON.parse(value);
+    } catch {
+      throw new Error(`context ${key} is not valid JSON`);
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import {
+  Duration,
+  Size,
+  aws_certificatemanager as acm,
+  aws_cloudwatch as cloudwatch,
+  aws_ec2 as ec2,
+  aws_ecr_assets as ecrAssets,
+  aws_ecs as ecs,
+  aws_elasticloadbalancingv2 as elbv2,
+  aws_iam as iam,
+  aws_logs as logs,
+} from "aws-cdk-lib";
+import { Construct } from "constructs";
+import type { DrainTiming } from "./drain-timing.ts";
+
+export interface GatewayServiceProps {
+  readonly vpc: ec2.IVpc;
+  /** Directory holding the Dockerfile of the gateway. */
+  readonly imageDirectory: string;
+  readonly certificateArn: string;
+  /** Gateway settings (REDIS_URL, SQS_QUEUE_URL, ...) added to the fixed production ones. */
+  readonly environment: Record<string, string>;
+  readonly secrets: Record<string, ecs.Secret>;
+  readonly drain: DrainTiming;
+  readonly heartbeatInterval: Duration;
+  /** CloudWatch namespace the gateway writes its EMF metrics to (EMF_NAMESPACE). */
+  readonly metricsNamespace: string;
+  /** Value of the ServiceName dimension of those metrics (EMF_SERVICE_NAME). */
+  readonly metricsServiceName: string;
+  readonly cpu: number;
+  readonly memoryLimitMiB: number;
+  readonly minTasks: number;
+  readonly maxTasks: number;
+  /** Target of the average OpenStreams per task; more tasks start above it. */
+  readonly streamsPerTask: number;
+  readonly cpuTargetPercent: number;
+  readonly logRetention: logs.RetentionDays;
+}
+
+const CONTAINER_PORT = 8080;
+/** Many open streams need many descriptors; the Fargate default of 1024 would cap them. */
+const OPEN_FILES = 65536;
+/** The load balancer closes a connection idle this long; heartbeats keep streams well inside it. */
+const IDLE_TIMEOUT = Duration.seconds(120);
+/** Build inputs that never go into the image: keeps asset staging and its hash small and stable. */
+const IMAGE_EXCLUDES = [".git", "node_modules", "cdk.out", "cdk.json", "artifacts", "tmp", "test", "bench", "infra", ".ci"];
+
+/** The gateway on Fargate behind an HTTPS Application Load Balancer, scaled on CPU and streams. */
+export class GatewayService extends Construct {
+  readonly service: ecs.FargateService;
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly taskRole: iam.IRole;
+
+  constructor(scope: Construct, id: string, props: GatewayServiceProps) {
+    super(scope, id);
+    if (props.heartbeatInterval.toSeconds() * 2 > IDLE_TIMEOUT.toSeconds()) {
+      throw new Error(`heartbeat interval must stay under half the ${IDLE_TIMEOUT.toSeconds()} s idle timeout`);
+    }
+    const taskDefinition = this.taskDefinition(props);
+    this.taskRole = taskDefinition.taskRole;
+    const cluster = new ecs.Cluster(this, "Cluster", { vpc: props.vpc });
+    this.service = new ecs.FargateService(this, "Service", {
+      cluster,
+      taskDefinition,
+      desiredCount: props.minTasks,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      assignPublicIp: false,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      availabilityZoneRebalancing: ecs.AvailabilityZoneRebalancing.ENABLED,
+      healthCheckGracePeriod: Duration.seconds(30),
+    });
+    this.loadBalancer = this.loadBalancerFor(props);
+    this.autoscale(props);
+  }
+
+  private taskDefinition(props: GatewayServiceProps): ecs.FargateTaskDefinition {
+    const taskDefinition = new ecs.FargateTaskDefinition(this, "Task", {
+      cpu: props.cpu,
+      memoryLimitMiB: props.memoryLimitMiB,
+      runtimePlatform: {
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+        cpuArchitecture: ecs.CpuArchitecture.X86_64,
+      },
+    });
+    const logGroup = new logs.LogGroup(this, "Logs", { retention: props.logRetention });
+    taskDefinition.addContainer("gateway", {
+      image: ecs.ContainerImage.fromAsset(props.imageDirectory, {
+        exclude: IMAGE_EXCLUDES,
+        platform: ecrAssets.Platform.LINUX_AMD64,
+      }),
+      environment: {
+        NODE_ENV: "production",
+        HOST: "0.0.0.0",
+        PORT: String(CONTAINER_PORT),
+        SHUTDOWN_GRACE_MS: String(props.drain.shutdownGrace.toMilliseconds()),
+        HEARTBEAT_INTERVAL_MS: String(props.heartbeatInterval.toMilliseconds()),
+        EMF_NAMESPACE: props.metricsNamespace,
+        EMF_SERVICE_NAME: props.metricsServiceName,
+        ...props.environment,
+      },
+      secrets: props.secrets,
+      portMappings: [{ containerPort: CONTAINER_PORT, name: "http" }],
+      stopTimeout: props.drain.stopTimeout,
+      ulimits: [{ name: ecs.UlimitName.NOFILE, softLimit: OPEN_FILES, hardLimit: OPEN_FILES }],
+      logging: ecs.LogDrivers.awsLogs({
+        logGroup,
+        streamPrefix: "gateway",
+        // A slow log pipe must never stall the event loop that feeds every stream.
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+        maxBufferSize: Size.mebibytes(25),
+      }),
+    });
+    return taskDefinition;
+  }
+
+  private loadBalancerFor(props: GatewayServiceProps): elbv2.ApplicationLoadBalancer {
+    const loadBalancer = new elbv2.ApplicationLoadBalancer(this, "LoadBalancer", {
+      vpc: props.vpc,
+      internetFacing: true,
+      http2Enabled: true,
+      idleTimeout: IDLE_TIMEOUT,
+      dropInvalidHeaderFields: true,
+    });
+    loadBalancer.addRedirect({ sourcePort: 80, targetPort: 443 });
+    const https = loadBalancer.addListener("Https", {
+      port: 443,
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      certificates: [acm.Certificate.fromCertificateArn(this, "Certificate", props.certificateArn)],
+      sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+    });
+    https.addTargets("Gateway", {
+      port: CONTAINER_PORT,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targets: [this.service],
+      deregistrationDelay: props.drain.deregistrationDelay,
+      healthCheck: {
+        path: "/readyz",
+        healthyHttpCodes: "200",
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 2,
+      },
+    });
+    return loadBalancer;
+  }
+
+  private autoscale(props: GatewayServiceProps): void {
+    const capacity = this.service.autoScaleTaskCount({ minCapacity: props.minTasks, maxCapacity: props.maxTasks });
+    // Scaling in cuts streams (browsers reconnect elsewhere), so it waits longer than scaling out.
+    const cooldowns = { scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) };
+    capacity.scaleOnCpuUtilization("Cpu", { targetUtilizationPercent: props.cpuTargetPercent, ...cooldowns });
+    capacity.scaleToTrackCustomMetric("OpenStreams", {
+      metric: new cloudwatch.Metric({
+        namespace: props.metricsNamespace,
+        metricName: "OpenStreams",
+        dimensionsMap: { ServiceName: props.metricsServiceName },
+        statistic: cloudwatch.Stats.AVERAGE,
+        period: Duration.minutes(1),
+      }),
+      targetValue: props.streamsPerTask,
+      ...cooldowns,
+    });
+  }
+}

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { App, CfnParameter, Duration, Stack } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import { createGatewayApp } from "../../infra/app.ts";
+import { eventPatternFrom } from "../../infra/deployment-settings.ts";
+import { drainTimingFor } from "../../infra/drain-timing.ts";
+import { JwtSettings } from "../../infra/jwt-settings.ts";
+import { containerOf, environmentOf, findOne, type Resource } from "./template-helpers.ts";
+
+// Context as the CLI passes it (`-c key=value`: every value a string), in JWKS mode.
+const certificateArn = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555";
+const outdir = mkdtempSync(join(tmpdir(), "sse-gateway-synth-"));
+after(() => rmSync(outdir, { recursive: true, force: true }));
+const { stack } = createGatewayApp({
+  certificateArn,
+  domainName: "events.example.com",
+  eventBusName: "orders",
+  eventPattern: '{"source":["shop.orders"],"detail-type":["order.shipped"]}',
+  jwtMode: "jwks",
+  jwksUrl: "https://id.example.com/.well-known/jwks.json",
+  jwtIssuer: "https://id.example.com/",
+  jwtAudience: "sse-gateway",
+  corsOrigins: "https://shop.example.com, https://admin.example.com",
+  minTasks: "3",
+  shutdownGraceMs: "40000",
+}, outdir);
+const template = Template.fromStack(stack);
+const resources = template.toJSON().Resources as Record<string, Resource>;
+const container = containerOf(resources);
+const environment = environmentOf(container);
+
+describe("context given on the command line", () => {
+  test("certificate and domain become literal values, not parameters", () => {
+    const parameters = Object.keys(template.toJSON().Parameters as Record<string, unknown>);
+    assert.deepEqual(parameters, ["BootstrapVersion"]);
+    const https = findOne(resources, "AWS::ElasticLoadBalancingV2::Listener", (listener) => listener.properties.Port === 443);
+    assert.deepEqual(https.properties.Certificates, [{ CertificateArn: certificateArn }]);
+    template.hasOutput("Url", { Value: "https://events.example.com/" });
+  });
+
+  test("the rule listens on the named bus with the given pattern", () => {
+    const rule = findOne(resources, "AWS::Events::Rule");
+    assert.equal(rule.properties.EventBusName, "orders");
+    assert.deepEqual(rule.properties.EventPattern, { source: ["shop.orders"], "detail-type": ["order.shipped"] });
+    template.hasOutput("EventBusName", { Value: "orders" });
+  });
+
+  test("JWKS mode passes the provider settings and creates no secret", () => {
+    assert.equal(environment.get("JWKS_URL"), "https://id.example.com/.well-known/jwks.json");
+    assert.equal(environment.get("JWT_ISSUER"), "https://id.example.com/");
+    assert.equal(environment.get("JWT_AUDIENCE"), "sse-gateway");
+    assert.equal(container.Secrets, undefined);
+    template.resourceCountIs("AWS::SecretsManager::Secret", 0);
+    assert.ok(!JSON.stringify(resources).includes("secretsmanager:"), "no role reads any secret");
+  });
+
+  test("CORS origins, task count and drain settings follow the context", () => {
+    assert.equal(environment.get("CORS_ORIGINS"), "https://shop.example.com,https://admin.example.com");
+    assert.equal(findOne(resources, "AWS::ECS::Service").properties.DesiredCount, 3);
+    assert.equal(environment.get("SHUTDOWN_GRACE_MS"), "40000");
+    assert.ok(Number(container.StopTimeout) > 40);
+  });
+});
+
+describe("settings that cannot work are refused at synth time", () => {
+  test("JWKS values left out become CloudFormation parameters", () => {
+    const stack = new Stack(new App(), "Jwks");
+    const settings = new JwtSettings(stack, "Jwt", { kind: "jwks" });
+    const parameterOf = { JWKS_URL: "JwksUrl", JWT_ISSUER: "JwtIssuer", JWT_AUDIENCE: "JwtAudience" };
+    for (const [variable, name] of Object.entries(parameterOf)) {
+      assert.ok(stack.node.findChild(name) instanceof CfnParameter, `parameter ${name}`);
+      assert.deepEqual(stack.resolve(settings.environment[variable]), { Ref: name });
+    }
+    assert.deepEqual(settings.secrets, {});
+  });
+
+  test("an event pattern must use EventBridge's field names and shapes", () => {
+    assert.throws(() => eventPatternFrom({ detailType: ["x"] }), /unknown field "detailType"/);
+    assert.throws(() => eventPatternFrom({ source: "shop" }), /"source" must be a list/);
+    assert.throws(() => eventPatternFrom({}), /at least one field/);
+    assert.deepEqual(eventPatternFrom({ detail: { kind: ["a"] } }), { detail: { kind: ["a"] } });
+  });
+
+  test("a drain that cannot finish before Fargate's 120 s stop limit is refused", () => {
+    assert.throws(() => drainTimingFor(Duration.seconds(110)), /stopTimeout limit/);
+    const timing = drainTimingFor(Duration.seconds(15));
+    assert.ok(timing.stopTimeout.toSeconds() > 15 && timing.deregistrationDelay.toSeconds() > 15);
+  });
+
+  test("fewer than two tasks, or malformed numbers, are refused", () => {
+    assert.throws(() => createGatewayApp({ minTasks: "1" }, outdir), /at least 2/);
+    assert.throws(() => createGatewayApp({ maxTasks: "ten" }, outdir), /whole number/);
+    assert.throws(() => createGatewayApp({ jwtMode: "basic" }, outdir), /jwtMode/);
+  });
+});

@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { Template } from "aws-cdk-lib/assertions";
+import { REPOSITORY_ROOT, createGatewayApp } from "../../infra/app.ts";
+import { DEFAULT_EVENT_PATTERN } from "../../infra/deployment-settings.ts";
+import { findOne, containerOf, environmentOf, refersTo, statementsOf, type Resource } from "./template-helpers.ts";
+
+// The stack as `npm run synth` makes it: no context, so certificate and domain are parameters.
+const outdir = mkdtempSync(join(tmpdir(), "sse-gateway-synth-"));
+after(() => rmSync(outdir, { recursive: true, force: true }));
+const { app, stack } = createGatewayApp({}, outdir);
+const template = Template.fromStack(stack);
+const resources = template.toJSON().Resources as Record<string, Resource>;
+const container = containerOf(resources);
+const environment = environmentOf(container);
+const shutdownGraceSeconds = Number(environment.get("SHUTDOWN_GRACE_MS")) / 1000;
+const heartbeatSeconds = Number(environment.get("HEARTBEAT_INTERVAL_MS")) / 1000;
+
+describe("network and service", () => {
+  test("the VPC spans two AZs and the service's subnets sit in distinct AZs", () => {
+    const service = findOne(resources, "AWS::ECS::Service");
+    const config = service.properties.NetworkConfiguration as { AwsvpcConfiguration: { Subnets: { Ref: string }[]; AssignPublicIp: string } };
+    const zones = config.AwsvpcConfiguration.Subnets.map(({ Ref }) => JSON.stringify(resources[Ref]?.Properties.AvailabilityZone));
+    assert.ok(zones.length >= 2, "service runs in at least two subnets");
+    assert.equal(new Set(zones).size, zones.length, "each subnet in its own AZ");
+    assert.equal(config.AwsvpcConfiguration.AssignPublicIp, "DISABLED");
+    for (const { Ref } of config.AwsvpcConfiguration.Subnets) {
+      assert.equal(resources[Ref]?.Properties.MapPublicIpOnLaunch, false, "tasks sit in private subnets");
+    }
+  });
+
+  test("a Fargate service runs at least two tasks in an ECS cluster, never scaled below two", () => {
+    template.resourceCountIs("AWS::ECS::Cluster", 1);
+    const service = findOne(resources, "AWS::ECS::Service");
+    assert.equal(service.properties.LaunchType, "FARGATE");
+    assert.ok(Number(service.properties.DesiredCount) >= 2);
+    const scalable = findOne(resources, "AWS::ApplicationAutoScaling::ScalableTarget");
+    assert.ok(Number(scalable.properties.MinCapacity) >= 2);
+    assert.ok(Number(scalable.properties.MaxCapacity) > Number(scalable.properties.MinCapacity));
+  });
+
+  test("the container runs the gateway in production mode with its backends", () => {
+    assert.equal(environment.get("NODE_ENV"), "production");
+    assert.equal(environment.get("HOST"), "0.0.0.0");
+    assert.equal(environment.get("PORT"), "8080");
+    const redisUrl = JSON.stringify(environment.get("REDIS_URL"));
+    assert.match(redisUrl, /"rediss:\/\/"/, "TLS to Valkey");
+    assert.match(redisUrl, /PrimaryEndPoint\.Address/);
+    const queue = findOne(resources, "AWS::SQS::Queue", (queue) => queue.properties.RedrivePolicy !== undefined);
+    assert.ok(refersTo(environment.get("SQS_QUEUE_URL"), queue.id, "Ref"));
+    assert.deepEqual(environment.get("AWS_REGION"), { Ref: "AWS::Region" });
+    assert.ok(Number.isInteger(heartbeatSeconds) && heartbeatSeconds > 0);
+    assert.ok(typeof environment.get("EMF_NAMESPACE") === "string" && environment.get("EMF_NAMESPACE") !== "");
+    assert.deepEqual(container.PortMappings, [{ ContainerPort: 8080, Name: "http", Protocol: "tcp" }]);
+  });
+
+  test("many open connections are allowed per task", () => {
+    const ulimits = container.Ulimits as { Name: string; SoftLimit: number; HardLimit: number }[];
+    const nofile = ulimits.find((limit) => limit.Name === "nofile");
+    assert.ok(nofile && nofile.SoftLimit >= 65536 && nofile.HardLimit >= nofile.SoftLimit);
+  });
+
+  test("the image is built from the repository's Dockerfile, without node_modules or cdk.out", () => {
+    assert.match(JSON.stringify(container.Image), /container-assets/);
+    const assembly = app.synth();
+    const manifest = JSON.parse(readFileSync(join(assembly.directory, `${stack.artifactId}.assets.json`), "utf8")) as {
+      dockerImages: Record<string, { source: { directory: string; platform?: string } }>;
+    };
+    const images = Object.values(manifest.dockerImages);
+    assert.equal(images.length, 1);
+    assert.equal(images[0]!.source.platform, "linux/amd64", "matches the task's X86_64 runtime platform");
+    const staged = join(assembly.directory, images[0]!.source.directory);
+    assert.ok(existsSync(join(staged, "Dockerfile")), "Dockerfile staged");
+    assert.ok(existsSync(join(REPOSITORY_ROOT, "Dockerfile")), "Dockerfile at repository root");
+    for (const left of ["node_modules", "cdk.out", ".git", "test"]) assert.ok(!existsSync(join(staged, left)), `${left} left out`);
+  });
+
+  test("logs go to a CloudWatch log group with a retention", () => {
+    const group = findOne(resources, "AWS::Logs::LogGroup");
+    assert.ok(Number(group.properties.RetentionInDays) > 0);
+    const logging = container.LogConfiguration as { LogDriver: string; Options: Record<string, unknown> };
+    assert.equal(logging.LogDriver, "awslogs");
+    assert.ok(refersTo(logging.Options["awslogs-group"], group.id, "Ref"));
+  });
+});
+
+describe("load balancer", () => {
+  const loadBalancer = findOne(resources, "AWS::ElasticLoadBalancingV2::LoadBalancer");
+  const attributes = new Map((loadBalancer.properties.LoadBalancerAttributes as { Key: string; Value: string }[]).map(({ Key, Value }) => [Key, Value]));
+
+  test("is internet facing, keeps HTTP/2 on and idles far longer than the heartbeat", () => {
+    assert.equal(loadBalancer.properties.Scheme, "internet-facing");
+    assert.equal(attributes.get("routing.http2.enabled"), "true");
+    const idleSeconds = Number(attributes.get("idle_timeout.timeout_seconds"));
+    assert.ok(idleSeconds >= 120, `idle timeout ${idleSeconds} s`);
+    assert.ok(idleSeconds >= 4 * heartbeatSeconds, "several heartbeats fit in the idle timeout");
+  });
+
+  test("serves HTTPS with the certificate parameter and redirects HTTP to HTTPS", () => {
+    const https = findOne(resources, "AWS::ElasticLoadBalancingV2::Listener", (listener) => listener.properties.Port === 443);
+    assert.equal(https.properties.Protocol, "HTTPS");
+    assert.deepEqual(https.properties.Certificates, [{ CertificateArn: { Ref: "CertificateArn" } }]);
+    template.hasParameter("CertificateArn", { Type: "String" });
+    template.hasParameter("DomainName", { Type: "String" });
+    const http = findOne(resources, "AWS::ElasticLoadBalancingV2::Listener", (listener) => listener.properties.Port === 80);
+    assert.deepEqual(http.properties.DefaultActions, [
+      { Type: "redirect", RedirectConfig: { Port: "443", Protocol: "HTTPS", StatusCode: "HTTP_301" } },
+    ]);
+  });
+
+  test("checks /readyz and drains a leaving task for longer than the gateway's own drain", () => {
+    const targets = findOne(resources, "AWS::ElasticLoadBalancingV2::TargetGroup");
+    assert.equal(targets.properties.HealthCheckPath, "/readyz");
+    assert.equal(targets.properties.TargetType, "ip");
+    assert.equal(targets.properties.Port, 8080);
+    const delay = (targets.properties.TargetGroupAttributes as { Key: string; Value: string }[])
+      .find(({ Key }) => Key === "deregistration_delay.timeout_seconds");
+    const stopTimeout = Number(container.StopTimeout);
+    assert.ok(shutdownGraceSeconds > 0);
+    assert.ok(Number(delay?.Value) > shutdownGraceSeconds, "deregistration delay outlasts SHUTDOWN_GRACE_MS");
+    assert.ok(stopTimeout > shutdownGraceSeconds && stopTimeout <= 120, `stopTimeout ${stopTimeout} s`);
+  });
+
+  test("only the load balancer reaches the tasks, on the container port", () => {
+    const service = findOne(resources, "AWS::ECS::Service");
+    const taskGroup = (service.properties.NetworkConfiguration as { AwsvpcConfiguration: { SecurityGroups: unknown[] } })
+      .AwsvpcConfiguration.SecurityGroups[0];
+    const ingress = Object.values(resources).filter((resource) =>
+      resource.Type === "AWS::EC2::SecurityGroupIngress" && JSON.stringify(resource.Properties.GroupId) === JSON.stringify(taskGroup));
+    assert.equal(ingress.length, 1);
+    assert.equal(ingress[0]!.Properties.FromPort, 8080);
+    assert.ok(refersTo(ingress[0]!.Properties.SourceSecurityGroupId, loadBalancerGroupId(), "Fn::GetAtt"));
+  });
+
+  function loadBalancerGroupId(): string {
+    const groups = loadBalancer.properties.SecurityGroups as { "Fn::GetAtt": [string, string] }[];
+    return groups[0]!["Fn::GetAtt"][0];
+  }
+});
+
+describe("Valkey", () => {
+  const group = findOne(resources, "AWS::ElastiCache::ReplicationGroup");
+
+  test("has one replica with automatic failover across AZs and TLS", () => {
+    assert.equal(group.properties.NumCacheClusters, 2);
+    assert.equal(group.properties.AutomaticFailoverEnabled, true);
+    assert.equal(group.properties.MultiAZEnabled, true);
+    assert.equal(group.properties.TransitEncryptionEnabled, true);
+    assert.match(String(group.properties.Engine), /^(valkey|redis)$/);
+  });
+
+  test("is reachable only from the tasks' security group on its port", () => {
+    const redisGroup = (group.properties.SecurityGroupIds as { "Fn::GetAtt": [string, string] }[])[0]!["Fn::GetAtt"][0];
+    assert.equal(resources[redisGroup]?.Properties.SecurityGroupIngress, undefined, "no inline ingress");
+    const ingress = Object.values(resources).filter((resource) =>
+      resource.Type === "AWS::EC2::SecurityGroupIngress" && refersTo(resource.Properties.GroupId, redisGroup, "Fn::GetAtt"));
+    assert.equal(ingress.length, 1);
+    const rule = ingress[0]!.Properties;
+    assert.equal(rule.FromPort, group.properties.Port);
+    assert.equal(rule.ToPort, group.properties.Port);
+    assert.equal(rule.CidrIp, undefined);
+    const service = findOne(resources, "AWS::ECS::Service");
+    const taskGroup = (service.properties.NetworkConfiguration as { AwsvpcConfiguration: { SecurityGroups: unknown[] } })
+      .AwsvpcConfiguration.SecurityGroups[0];
+    assert.deepEqual(rule.SourceSecurityGroupId, taskGroup);
+  });
+});
+
+describe("event intake", () => {
+  const queue = findOne(resources, "AWS::SQS::Queue", (queue) => queue.properties.RedrivePolicy !== undefined);
+  const rule = findOne(resources, "AWS::Events::Rule");
+
+  test("the queue hands failing messages to a dead-letter queue", () => {
+    const redrive = queue.properties.RedrivePolicy as { deadLetterTargetArn: unknown; maxReceiveCount: number };
+    assert.equal(redrive.maxReceiveCount, 5);
+    const deadLetters = findOne(resources, "AWS::SQS::Queue", (other) => other.id !== queue.id);
+    assert.ok(refersTo(redrive.deadLetterTargetArn, deadLetters.id, "Fn::GetAtt"));
+  });
+
+  test("an EventBridge rule on the default bus sends matching events to the queue", () => {
+    assert.equal(rule.properties.EventBusName, "default");
+    assert.deepEqual(rule.properties.EventPattern, DEFAULT_EVENT_PATTERN);
+    const targets = rule.properties.Targets as { Arn: unknown }[];
+    assert.equal(targets.length, 1);
+    assert.ok(refersTo(targets[0]!.Arn, queue.id, "Fn::GetAtt"));
+  });
+
+  test("the queue policy lets events.amazonaws.com send from that rule only", () => {
+    const policy = findOne(resources, "AWS::SQS::QueuePolicy", (policy) => refersTo(policy.properties.Queues, queue.id, "Ref"));
+    const allows = statementsOf(policy.properties.PolicyDocument).filter((statement) => statement.Effect === "Allow");
+    assert.equal(allows.length, 1);
+    const [allow] = allows;
+    assert.deepEqual(allow!.Principal, { Service: "events.amazonaws.com" });
+    assert.ok([allow!.Action].flat().includes("sqs:SendMessage"));
+    const condition = allow!.Condition as { ArnEquals: { "aws:SourceArn": unknown } };
+    assert.ok(refersTo(condition.ArnEquals["aws:SourceArn"], rule.id, "Fn::GetAtt"));
+  });
+});
+
+describe("permissions", () => {
+  const taskDefinition = findOne(resources, "AWS::ECS::TaskDefinition");
+  const roleId = (taskDefinition.properties.TaskRoleArn as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+  const executionRoleId = (taskDefinition.properties.ExecutionRoleArn as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+  const policiesOf = (role: string) => Object.values(resources)
+    .filter((resource) => resource.Type === "AWS::IAM::Policy" && refersTo(resource.Properties.Roles, role, "Ref"))
+    .flatMap((policy) => statementsOf(policy.Properties.PolicyDocument));
+
+  test("the task role may only consume that one queue", () => {
+    const queue = findOne(resources, "AWS::SQS::Queue", (queue) => queue.properties.RedrivePolicy !== undefined);
+    assert.equal(resources[roleId]?.Properties.ManagedPolicyArns, undefined);
+    assert.equal(resources[roleId]?.Properties.Policies, undefined);
+    const statements = policiesOf(roleId);
+    const actions = statements.flatMap((statement) => [statement.Action].flat());
+    assert.deepEqual(new Set(actions), new Set([
+      "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
+    ]));
+    for (const statement of statements) {
+      assert.equal(statement.Effect, "Allow");
+      for (const action of [statement.Action].flat()) assert.doesNotMatch(String(action), /\*/, "no wildcard action");
+      assert.ok(!JSON.stringify(statement.Resource).includes("\"*\""), "no wildcard resource");
+      assert.ok(refersTo(statement.Resource, queue.id, "Fn::GetAtt"));
+    }
+  });
+
+  test("the signing key is a Secrets Manager secret that only the execution role reads", () => {
+    const secret = findOne(resources, "AWS::SecretsManager::Secret");
+    const secrets = container.Secrets as { Name: string; ValueFrom: unknown }[];
+    assert.deepEqual(secrets.map(({ Name }) => Name), ["JWT_SECRET"]);
+    assert.ok(refersTo(secrets[0]!.ValueFrom, secret.id, "Ref"));
+    const reads = policiesOf(executionRoleId).filter((statement) => [statement.Action].flat().some((action) => String(action).startsWith("secretsmanager:")));
+    assert.equal(reads.length, 1);
+    assert.ok(refersTo(reads[0]!.Resource, secret.id, "Ref"));
+    assert.ok(!policiesOf(roleId).some((statement) => JSON.stringify(statement).includes("secretsmanager")));
+    assert.ok(!environment.has("JWT_SECRET"), "the key never sits in plain environment");
+  });
+});
+
+describe("autoscaling and outputs", () => {
+  const policies = Object.values(resources).filter((resource) => resource.Type === "AWS::ApplicationAutoScaling::ScalingPolicy");
+  const configurationOf = (policy: Resource) => policy.Properties.TargetTrackingScalingPolicyConfiguration as Record<string, unknown>;
+
+  test("tracks CPU", () => {
+    const cpu = policies.find((policy) => JSON.stringify(configurationOf(policy)).includes("ECSServiceAverageCPUUtilization"));
+    assert.ok(cpu, "a CPU target tracking policy");
+    assert.ok(Number(configurationOf(cpu).TargetValue) > 0);
+  });
+
+  test("tracks the average OpenStreams per task that the gateway reports in EMF", () => {
+    const streams = policies.find((policy) => JSON.stringify(configurationOf(policy)).includes("OpenStreams"));
+    assert.ok(streams, "an OpenStreams target tracking policy");
+    const metric = configurationOf(streams).CustomizedMetricSpecification as {
+      MetricName: string; Namespace: unknown; Statistic: string; Dimensions: { Name: string; Value: unknown }[];
+    };
+    assert.equal(metric.MetricName, "OpenStreams");
+    assert.equal(metric.Statistic, "Average");
+    assert.deepEqual(metric.Namespace, environment.get("EMF_NAMESPACE"));
+    assert.deepEqual(metric.Dimensions, [{ Name: "ServiceName", Value: environment.get("EMF_SERVICE_NAME") }]);
+    assert.ok(Number(configurationOf(streams).TargetValue) > 0);
+  });
+
+  test("outputs the URL, the queue URL and the bus", () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    assert.match(JSON.stringify(outputs.Url?.Value), /https:\/\/.*DomainName/);
+    const queue = findOne(resources, "AWS::SQS::Queue", (queue) => queue.properties.RedrivePolicy !== undefined);
+    assert.ok(refersTo(outputs.QueueUrl?.Value, queue.id, "Ref"));
+    assert.equal(outputs.EventBusName?.Value, "default");
+  });
+});
