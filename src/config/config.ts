@@ -27,6 +27,17 @@ export interface GatewayConfig {
   readonly shutdownGraceMs: number;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly emf?: { readonly namespace: string; readonly serviceName: string };
+  /** Set with REDIS_URL: instances share history and live events through Redis. */
+  readonly redis?: RedisConfig;
+}
+
+export interface RedisConfig {
+  /** redis:// or rediss:// (TLS), with credentials if any. */
+  readonly url: string;
+  /** Prepended to every key and pub/sub channel, so several gateways can share one Redis. */
+  readonly keyPrefix: string;
+  /** A command without a reply after this long fails (the caller gets 503) instead of waiting. */
+  readonly commandTimeoutMs: number;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -59,6 +70,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 15_000, 0, 600_000),
     tls: readTls(read),
     emf: readEmf(read),
+    redis: readRedis(read),
   };
 }
 
@@ -130,4 +142,16 @@ function readEmf(read: EnvReader): GatewayConfig["emf"] {
   const namespace = read.string("EMF_NAMESPACE");
   if (namespace === undefined) return undefined;
   return { namespace, serviceName: read.string("EMF_SERVICE_NAME") ?? "sse-gateway" };
+}
+
+const KEY_PREFIX_PATTERN = /^[\w.:{}-]{0,64}$/;
+
+function readRedis(read: EnvReader): RedisConfig | undefined {
+  const url = read.url("REDIS_URL", ["redis:", "rediss:"]);
+  if (url === undefined) return undefined;
+  const keyPrefix = read.string("REDIS_KEY_PREFIX") ?? "sse:";
+  if (!KEY_PREFIX_PATTERN.test(keyPrefix)) {
+    throw new ConfigError(`REDIS_KEY_PREFIX may hold up to 64 letters, digits and _ . : { } -, got "${keyPrefix}"`);
+  }
+  return { url: url.href, keyPrefix, commandTimeoutMs: read.integer("REDIS_COMMAND_TIMEOUT_MS", 2000, 50, 60_000) };
 }
