@@ -102,7 +102,9 @@ export class MemoryBus implements EventBus {
   #append(channel: string, event: GatewayEvent): void {
     let log = this.#logs.get(channel);
     if (!log) {
-      log = { events: [] };
+      // The sweep may have dropped a log whose events all aged out: a reader behind the age limit
+      // cannot be told that nothing was there, just as when no log exists.
+      log = { events: [], trimmedThrough: { ms: this.#now() - this.#retention.maxAgeMs, seq: 0 } };
       this.#logs.set(channel, log);
     }
     log.events.push(event);

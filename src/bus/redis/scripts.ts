@@ -81,7 +81,11 @@ epoch(now)
 local id = next_id(now)
 if has_key then redis.call('SET', KEYS[3], id, 'PX', ARGV[4]) end
 for i = 4, #KEYS do
+  local fresh = redis.call('EXISTS', KEYS[i]) == 0
   redis.call('XADD', KEYS[i], id, 't', ARGV[5], 'd', ARGV[6], 'c', ARGV[7])
+  -- A new key may follow one that expired with all its events: anything older than the age
+  -- limit may have been there, so readers behind it must refetch (as with a missing key).
+  if fresh then redis.call('XSETID', KEYS[i], id, 'MAXDELETEDID', string.format('%.0f-0', now - max_age)) end
   trim(KEYS[i], max_events, now - max_age)
   redis.call('PEXPIRE', KEYS[i], max_age)
 end
