@@ -35,8 +35,15 @@ export class RedisBus implements EventBus {
   readonly #readScript: ScriptRunner;
   #listener?: BusListener;
   #inFlight = 0;
-  /** Live delivery was interrupted since the last catch-up of every stream. */
+  /** Streams need catching up from history (live delivery or a history read failed). */
   #needsResync = true;
+  /**
+   * The subscriber connection was lost and streams have not been caught up since. Live events
+   * that arrive meanwhile are left to the catch-up, which finds them in history (an event is
+   * stored before it is published): delivered now, they would move a stream's position past
+   * events it missed during the outage.
+   */
+  #liveInterrupted = true;
   #resyncTimer?: NodeJS.Timeout;
 
   constructor(config: RedisConfig, retention: RetentionOptions, log: FastifyBaseLogger) {
@@ -52,9 +59,14 @@ export class RedisBus implements EventBus {
     this.#commands.onReady(() => this.#resyncIfDue());
     this.#commands.onDown(() => (this.#needsResync = true));
     this.#live = new LiveSubscriptions(config, this.#keys, log, {
-      onEvent: (event) => this.#listener?.deliver(event),
+      onEvent: (event) => {
+        if (!this.#liveInterrupted) this.#listener?.deliver(event);
+      },
       onRestored: () => this.#resyncIfDue(),
-      onLost: () => (this.#needsResync = true),
+      onLost: () => {
+        this.#needsResync = true;
+        this.#liveInterrupted = true;
+      },
     });
   }
 
@@ -143,6 +155,8 @@ export class RedisBus implements EventBus {
   #resyncIfDue(): void {
     if (!this.#needsResync || !this.#commands.ready || !this.#live.healthy) return;
     this.#needsResync = false;
+    this.#liveInterrupted = false;
+    // resync() marks every stream as catching up before it returns: live events are held from now.
     this.#listener?.resync();
   }
 

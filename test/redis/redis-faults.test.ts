@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { REFETCH_EVENT } from "../../src/hub/hub.ts";
+import { publish, token } from "../support/gateway.ts";
+import { startGatewayGroup, type GatewayGroup } from "../support/redis-cluster.ts";
+import { canControlRedis, startTestRedis } from "../support/redis-server.ts";
+import { connectSse, type ReceivedEvent, type SseConnection } from "../support/sse-client.ts";
+import { eventually, readyz } from "../support/wait.ts";
+
+// These tests kill and restart Redis, so they need a redis-server this harness spawns itself.
+const skip =
+  process.env.REDIS_URL !== undefined
+    ? "REDIS_URL is set: fault tests need a redis-server they can kill (unset REDIS_URL, install redis-server)"
+    : !canControlRedis() && !process.env.CI
+      ? "redis-server is not installed (Debian: apt-get install -y redis-server)"
+      : false;
+
+const dataEvents = (event: ReceivedEvent) => !event.event?.startsWith("gateway.");
+const sequence = (events: readonly ReceivedEvent[]) => events.filter(dataEvents).map((event) => JSON.parse(event.data).n as number);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface WatchedStream {
+  readonly connection: SseConnection;
+  ended: boolean;
+}
+
+async function watch(url: string, sub: string, topics: string[] = []): Promise<WatchedStream> {
+  const connection = await connectSse(url, { token: await token({ sub, topics: ["*"] }), topics });
+  assert.equal(connection.status, 200);
+  const stream = { connection, ended: false };
+  void connection.ended.then(() => (stream.ended = true));
+  return stream;
+}
+
+/** Publishes event n until it is accepted, as a well-behaved publisher retries a 503; counts the 503s. */
+async function publishUntilAccepted(group: GatewayGroup, n: number, refusals: number[]): Promise<void> {
+  const body = { users: ["ivy"], topics: ["feed"], type: "tick", data: { n }, id: `tick-${n}` };
+  const deadline = Date.now() + 20_000;
+  for (let attempt = 0; ; attempt++) {
+    const response = await publish(group.instances[(n + attempt) % group.instances.length]!.url, body);
+    if (response.status === 202) return;
+    assert.equal(response.status, 503, `unexpected answer ${response.status}: ${JSON.stringify(response.body)}`);
+    refusals.push(n);
+    assert.ok(Date.now() < deadline, `event ${n} was never accepted`);
+    await sleep(100);
+  }
+}
+
+describe("Redis faults", { skip, timeout: 90_000 }, () => {
+  test("Redis absent at start: the gateway starts, /readyz says why, and it becomes ready by itself", async () => {
+    const redis = await startTestRedis({ startStopped: true });
+    const group = await startGatewayGroup(redis.url, 1);
+    const url = group.instances[0]!.url;
+    try {
+      const absent = await readyz(url);
+      assert.equal(absent.status, 503);
+      const bus = absent.body.failing.find((check) => check.name === "bus");
+      assert.match(bus?.reason ?? "", /Redis .*connection to redis:\/\/127\.0\.0\.1:\d+ is down/);
+      assert.equal((await publish(url, { users: ["kim"], type: "tick", data: { n: 0 } })).status, 503);
+      // A stream opened meanwhile stays open and starts receiving once Redis is there.
+      const early = await watch(url, "kim");
+
+      await redis.start();
+      await eventually(async () => (await readyz(url)).status === 200, 15_000, "readiness after Redis started");
+      assert.equal((await publish(url, { users: ["kim"], type: "tick", data: { n: 1 } })).status, 202);
+      await early.connection.waitFor(1, dataEvents, 5000);
+      assert.deepEqual(sequence(early.connection.events), [1]);
+      assert.equal(early.ended, false);
+      early.connection.close();
+    } finally {
+      await group.stop();
+      await redis.stop();
+    }
+  });
+
+  test("Redis killed and restarted mid-stream: streams stay open and every accepted event arrives once, in order", async () => {
+    const redis = await startTestRedis({ persistent: true });
+    const group = await startGatewayGroup(redis.url, 2);
+    const [a, b] = group.instances.map((instance) => instance.url) as [string, string];
+    const streams = [await watch(a, "ivy"), await watch(b, "ivy", ["feed"]), await watch(b, "joe", ["feed"])];
+    const refusals: number[] = [];
+    const total = 60;
+    let restarted: Promise<void> | undefined;
+    try {
+      for (let n = 0; n < total; n++) {
+        if (n === 20) {
+          await redis.kill();
+          await eventually(async () => (await readyz(a)).status === 503 && (await readyz(b)).status === 503, 5000, "both not ready");
+          restarted = sleep(1500).then(() => redis.start());
+        }
+        await publishUntilAccepted(group, n, refusals);
+      }
+      await restarted;
+      assert.ok(refusals.length > 0, "publishes during the outage must be refused with 503");
+      for (const stream of streams) {
+        await stream.connection.waitFor(total, dataEvents, 15_000);
+        await sleep(200); // room for a repeat to show up
+        assert.deepEqual(sequence(stream.connection.events), [...Array(total).keys()]);
+        assert.deepEqual(stream.connection.events.filter((event) => !dataEvents(event)), []);
+        assert.equal(stream.ended, false, "the stream stayed open through the outage");
+      }
+      assert.equal((await readyz(a)).status, 200);
+    } finally {
+      for (const stream of streams) stream.connection.close();
+      await group.stop();
+      await redis.stop();
+    }
+  });
+
+  test("Redis restarted empty (data lost): streams get gateway.refetch, then every later event once", async () => {
+    const redis = await startTestRedis({ persistent: false });
+    const group = await startGatewayGroup(redis.url, 2);
+    const [a, b] = group.instances.map((instance) => instance.url) as [string, string];
+    const streams = [await watch(a, "ivy"), await watch(b, "joe", ["feed"])];
+    const refusals: number[] = [];
+    try {
+      for (let n = 0; n < 10; n++) await publishUntilAccepted(group, n, refusals);
+      for (const stream of streams) await stream.connection.waitFor(10, dataEvents);
+      await redis.kill();
+      const restarted = sleep(1000).then(() => redis.start());
+      for (let n = 10; n < 30; n++) await publishUntilAccepted(group, n, refusals);
+      await restarted;
+      for (const stream of streams) {
+        // The events of the lost data set cannot be vouched for: the client refetches its state
+        // as of the refetch event's id, and receives every event after it.
+        const [refetch] = await stream.connection.waitFor(1, (event) => event.event === REFETCH_EVENT, 10_000);
+        await stream.connection.waitFor(1, (event) => dataEvents(event) && JSON.parse(event.data).n === 29, 10_000);
+        await sleep(200);
+        const received = sequence(stream.connection.events);
+        const afterRefetch = sequence(stream.connection.events.slice(stream.connection.events.indexOf(refetch!)));
+        assert.deepEqual(received.slice(0, 10), [...Array(10).keys()], "everything before the loss arrived live");
+        assert.ok(afterRefetch.length > 0);
+        const first = afterRefetch[0]!;
+        assert.deepEqual(afterRefetch, [...Array(30 - first).keys()].map((i) => i + first), "after the refetch, every event once, in order");
+        assert.equal(new Set(received).size, received.length, "no event twice");
+        assert.equal(stream.ended, false);
+      }
+    } finally {
+      for (const stream of streams) stream.connection.close();
+      await group.stop();
+      await redis.stop();
+    }
+  });
+
+  test("a Redis that stops answering: publish fails fast with 503, readiness drops, and all recovers", async () => {
+    const redis = await startTestRedis();
+    const group = await startGatewayGroup(redis.url, 1, { REDIS_COMMAND_TIMEOUT_MS: "300" });
+    const url = group.instances[0]!.url;
+    const stream = await watch(url, "lou");
+    const admin = new Redis(redis.url);
+    try {
+      assert.equal((await publish(url, { users: ["lou"], type: "tick", data: { n: -1 } })).status, 202);
+      await stream.connection.waitFor(1, dataEvents);
+      // Longer than the subscriber connection's PING interval, so the stall is noticed there too.
+      await admin.call("CLIENT", "PAUSE", "6000", "ALL");
+      const started = Date.now();
+      const stalled = await publish(url, { users: ["lou"], type: "tick", data: { n: 0 }, id: "paused-0" });
+      assert.equal(stalled.status, 503);
+      assert.ok(Date.now() - started < 1500, `a stalled Redis must not hold the publisher (${Date.now() - started} ms)`);
+      // The subscriber connection's PING goes unanswered, so it is replaced and readiness drops.
+      await eventually(async () => (await readyz(url)).status === 503, 8000, "not ready while Redis is stalled");
+      await eventually(async () => (await readyz(url)).status === 200, 15_000, "ready after Redis answers again");
+      assert.equal((await publish(url, { users: ["lou"], type: "tick", data: { n: 0 }, id: "paused-0" })).status, 202);
+      assert.equal((await publish(url, { users: ["lou"], type: "tick", data: { n: 1 } })).status, 202);
+      await stream.connection.waitFor(3, dataEvents, 5000);
+      await sleep(200);
+      // Whether Redis ran the timed-out publish after the pause or not, the retry with the same id makes it one event.
+      assert.deepEqual(sequence(stream.connection.events), [-1, 0, 1]);
+      assert.deepEqual(stream.connection.events.filter((event) => !dataEvents(event)), []);
+      assert.equal(stream.ended, false);
+    } finally {
+      admin.disconnect();
+      stream.connection.close();
+      await group.stop();
+      await redis.stop();
+    }
+  });
+});
