@@ -61,7 +61,7 @@ export class RedisInbox implements IngestSource {
     this.#blockSeconds = options.config.commandTimeoutMs / 2000;
     this.#link = new RedisLink(options.config, "inbox", options.log);
     this.#link.client.defineCommand("gatewayRecoverInbox", { numberOfKeys: 3, lua: RECOVER_SCRIPT });
-    this.#link.onReady(() => void this.#markAlive().then(() => this.#running && this.#recoverAbandoned()));
+    this.#link.onReady(() => void this.#markAlive().then(() => (this.#running ? this.#recoverAbandoned() : undefined)));
   }
 
   start(): void {
