@@ -50,7 +50,7 @@ async function publishUntilAccepted(group: GatewayGroup, n: number, refusals: nu
 describe("Redis faults", { skip, timeout: 90_000 }, () => {
   test("Redis absent at start: the gateway starts, /readyz says why, and it becomes ready by itself", async () => {
     const redis = await startTestRedis({ startStopped: true });
-    const group = await startGatewayGroup(redis.url, 1);
+    const group = await startGatewayGroup(redis.url, 1, {}, false);
     const url = group.instances[0]!.url;
     try {
       const absent = await readyz(url);
