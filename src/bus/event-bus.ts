@@ -38,6 +38,8 @@ export interface EventBus {
    */
   publish(draft: EventDraft): Promise<PublishResult>;
   readSince(channels: readonly string[], after: EventPosition): Promise<HistoryRead>;
+  /** The newest id issued so far: where a stream without Last-Event-ID starts. */
+  head(): Promise<EventPosition>;
   /** Resolves once live events of the channel flow to this instance's listener. */
   watch(channel: string): Promise<void>;
   unwatch(channel: string): void;

@@ -44,6 +44,7 @@ export class MemoryBus implements EventBus {
       const seen = this.#recentKeys.get(draft.idempotencyKey);
       if (seen && seen.expiresAt > this.#now()) return { id: seen.id, duplicate: true };
     }
+    const previous = this.#clock.last;
     const position = this.#clock.next();
     const event: GatewayEvent = {
       ...position,
@@ -58,7 +59,7 @@ export class MemoryBus implements EventBus {
         expiresAt: this.#now() + this.#retention.idempotencyWindowMs,
       });
     }
-    for (const channel of event.channels) this.#append(channel, event);
+    for (const channel of event.channels) this.#append(channel, event, previous);
     this.#listener?.deliver(event);
     return { id: event.id, duplicate: false };
   }
@@ -72,19 +73,24 @@ export class MemoryBus implements EventBus {
     for (const channel of channels) {
       const log = this.#logs.get(channel);
       if (!log) {
-        // No log: either nothing was ever sent here, or all of it aged out. Only the first is
-        // certain, and only when the reader's position is younger than the age limit.
-        if (after.ms < oldestKept) complete = false;
+        // No log: either nothing was ever sent here, or all of it aged out. Only an event newer
+        // than the reader and older than the age limit can have aged out unseen.
+        if (after.ms < oldestKept && comparePositions(head, after) > 0) complete = false;
         continue;
       }
       this.#trimByAge(log, oldestKept);
       if (log.trimmedThrough && comparePositions(log.trimmedThrough, after) > 0) complete = false;
-      for (const event of log.events) {
-        if (comparePositions(event, after) > 0) found.set(event.id, event);
+      // Newest first, stopping at the reader's position: a reader that is up to date costs nothing.
+      for (let i = log.events.length - 1; i >= 0 && comparePositions(log.events[i]!, after) > 0; i--) {
+        found.set(log.events[i]!.id, log.events[i]!);
       }
     }
     const events = [...found.values()].sort(comparePositions);
     return { events, complete, head };
+  }
+
+  async head(): Promise<EventPosition> {
+    return this.#clock.last;
   }
 
   async watch(): Promise<void> {}
@@ -99,12 +105,13 @@ export class MemoryBus implements EventBus {
     clearInterval(this.#sweeper);
   }
 
-  #append(channel: string, event: GatewayEvent): void {
+  #append(channel: string, event: GatewayEvent, previous: EventPosition): void {
     let log = this.#logs.get(channel);
     if (!log) {
-      // The sweep may have dropped a log whose events all aged out: a reader behind the age limit
-      // cannot be told that nothing was there, just as when no log exists.
-      log = { events: [], trimmedThrough: { ms: this.#now() - this.#retention.maxAgeMs, seq: 0 } };
+      // The sweep may have dropped a log whose events all aged out: those were older than the age
+      // limit and not newer than the previous id, so a reader behind that point must refetch.
+      const agedOut = { ms: this.#now() - this.#retention.maxAgeMs, seq: 0 };
+      log = { events: [], trimmedThrough: comparePositions(previous, agedOut) < 0 ? previous : agedOut };
       this.#logs.set(channel, log);
     }
     log.events.push(event);

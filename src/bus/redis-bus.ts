@@ -9,7 +9,7 @@ import { decodeStreamEntry, joinChannels, type StreamEntry } from "./redis/event
 import { RedisKeys } from "./redis/keys.ts";
 import { LiveSubscriptions } from "./redis/live-subscriptions.ts";
 import { RedisLink } from "./redis/redis-link.ts";
-import { PUBLISH_SCRIPT, READ_SCRIPT } from "./redis/scripts.ts";
+import { HEAD_SCRIPT, PUBLISH_SCRIPT, READ_SCRIPT } from "./redis/scripts.ts";
 import type { RetentionOptions } from "./retention.ts";
 
 /** Commands waiting for Redis at once; past this a slow Redis gets 503s instead of a growing queue. */
@@ -33,6 +33,7 @@ export class RedisBus implements EventBus {
   readonly #live: LiveSubscriptions;
   readonly #publishScript: ScriptRunner;
   readonly #readScript: ScriptRunner;
+  readonly #headScript: ScriptRunner;
   #listener?: BusListener;
   #inFlight = 0;
   /** Streams need catching up from history (live delivery or a history read failed). */
@@ -53,9 +54,11 @@ export class RedisBus implements EventBus {
     this.#commands = new RedisLink(config, "commands", log);
     this.#commands.client.defineCommand("gatewayPublish", { lua: PUBLISH_SCRIPT });
     this.#commands.client.defineCommand("gatewayRead", { lua: READ_SCRIPT });
-    const scripts = this.#commands.client as unknown as Record<"gatewayPublish" | "gatewayRead", ScriptRunner>;
+    this.#commands.client.defineCommand("gatewayHead", { lua: HEAD_SCRIPT });
+    const scripts = this.#commands.client as unknown as Record<"gatewayPublish" | "gatewayRead" | "gatewayHead", ScriptRunner>;
     this.#publishScript = scripts.gatewayPublish.bind(this.#commands.client);
     this.#readScript = scripts.gatewayRead.bind(this.#commands.client);
+    this.#headScript = scripts.gatewayHead.bind(this.#commands.client);
     this.#commands.onReady(() => this.#resyncIfDue());
     this.#commands.onDown(() => (this.#needsResync = true));
     this.#live = new LiveSubscriptions(config, this.#keys, log, {
@@ -116,6 +119,11 @@ export class RedisBus implements EventBus {
       this.#scheduleResync();
       throw error instanceof BusUnavailableError ? error : new BusUnavailableError(`Redis subscription failed: ${(error as Error).message}`);
     }
+  }
+
+  async head(): Promise<EventPosition> {
+    const head = (await this.#run("reading the last id", () => this.#headScript(2, this.#keys.lastId, this.#keys.epoch))) as string | null;
+    return (head && parseEventId(head)) || ORIGIN;
   }
 
   watch(channel: string): Promise<void> {

@@ -1,5 +1,5 @@
 import type { BusListener, EventBus } from "../bus/event-bus.ts";
-import { ORIGIN, comparePositions, formatEventId, type EventPosition } from "../events/event-id.ts";
+import { comparePositions, formatEventId, type EventPosition } from "../events/event-id.ts";
 import type { GatewayEvent } from "../events/event.ts";
 import { ExpiryWheel } from "./expiry-wheel.ts";
 import { HEARTBEAT_FRAME, controlFrame, eventFrame, retryFrame } from "./frames.ts";
@@ -48,7 +48,6 @@ export class Hub implements BusListener {
   readonly #expiry: ExpiryWheel<Subscriber>;
   readonly #timers: NodeJS.Timeout[];
   readonly #retryFrame: Buffer;
-  #lastSeen: EventPosition = ORIGIN;
   #tick = 0;
   #draining = false;
 
@@ -93,20 +92,25 @@ export class Hub implements BusListener {
   async open(subscriber: Subscriber, resumeFrom?: EventPosition): Promise<void> {
     const newChannels = this.#register(subscriber);
     subscriber.sink.write(this.#retryFrame);
-    subscriber.position = resumeFrom ?? this.#lastSeen;
+    // Without Last-Event-ID a stream starts at the newest id issued, wherever it was issued, so
+    // that after a bus outage it is caught up from there and from nothing older. While the bus is
+    // down, the local clock stands in for it (ids are milliseconds of clocks kept in sync).
+    subscriber.position = resumeFrom ?? { ms: this.#now(), seq: 0 };
+    // Asked for first: the bus keeps watching these channels even if it is down right now.
+    const watching = Promise.all(newChannels.map((channel) => this.#bus.watch(channel)));
+    watching.catch(() => {}); // a failure is handled below, once head() is known
     try {
-      await Promise.all(newChannels.map((channel) => this.#bus.watch(channel)));
+      if (resumeFrom === undefined) subscriber.position = await this.#bus.head();
+      await watching;
     } catch (error) {
       // The stream stays open and holds live events; the bus's resync catches it up later.
-      this.#options.onError?.("watching channels failed", error);
+      this.#options.onError?.("starting a stream failed", error);
       return;
     }
-    if (resumeFrom === undefined) this.#goLive(subscriber);
-    else await this.#catchUp(subscriber);
+    await this.#catchUp(subscriber);
   }
 
   deliver(event: GatewayEvent): void {
-    if (comparePositions(event, this.#lastSeen) > 0) this.#lastSeen = event;
     let frame: Buffer | undefined;
     let deliveries = 0;
     for (const channel of event.channels) {

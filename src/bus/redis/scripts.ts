@@ -78,14 +78,17 @@ if has_key then
 end
 local now = now_ms()
 epoch(now)
+local previous = redis.call('GET', KEYS[1])
 local id = next_id(now)
 if has_key then redis.call('SET', KEYS[3], id, 'PX', ARGV[4]) end
+-- A new key may follow one that expired with all its events: those were older than the age limit
+-- and not newer than the previous id, so readers behind that point must refetch.
+local expired_through = string.format('%.0f-0', now - max_age)
+if previous and id_less(previous, expired_through) then expired_through = previous end
 for i = 4, #KEYS do
   local fresh = redis.call('EXISTS', KEYS[i]) == 0
   redis.call('XADD', KEYS[i], id, 't', ARGV[5], 'd', ARGV[6], 'c', ARGV[7])
-  -- A new key may follow one that expired with all its events: anything older than the age
-  -- limit may have been there, so readers behind it must refetch (as with a missing key).
-  if fresh then redis.call('XSETID', KEYS[i], id, 'MAXDELETEDID', string.format('%.0f-0', now - max_age)) end
+  if fresh then redis.call('XSETID', KEYS[i], id, 'MAXDELETEDID', expired_through) end
   trim(KEYS[i], max_events, now - max_age)
   redis.call('PEXPIRE', KEYS[i], max_age)
 end
@@ -109,8 +112,9 @@ local after_ms = parse_id(after)
 local result = { 1, head }
 for i = 3, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 0 then
-    -- Never written, or expired because all of it aged out: only the first is certain.
-    if after_ms < now - max_age then return { 0, head } end
+    -- Never written, or expired because all of it aged out. Only an event newer than the reader
+    -- and older than the age limit can have expired unseen.
+    if after_ms < now - max_age and head and id_less(after, head) then return { 0, head } end
   else
     trim(KEYS[i], max_events, now - max_age)
     local info = redis.call('XINFO', 'STREAM', KEYS[i])
@@ -121,4 +125,13 @@ for i = 3, #KEYS do
   end
 end
 return result
+`;
+
+/**
+ * KEYS: last id, epoch. Returns the newest id issued, starting the epoch first on a new data set,
+ * so that a stream starting there is never behind the start of history.
+ */
+export const HEAD_SCRIPT = `${ID_CLOCK}
+epoch(now_ms())
+return redis.call('GET', KEYS[1])
 `;
