@@ -26,7 +26,7 @@ export function readSqs(read: EnvReader): SqsConfig | undefined {
     queueUrl: queueUrl.href,
     region,
     endpoint: read.url("SQS_ENDPOINT", ["https:", "http:"]) && read.string("SQS_ENDPOINT"),
-    visibilityTimeoutSeconds: read.integer("SQS_VISIBILITY_TIMEOUT_SECONDS", 30, 3, 43_200),
+    visibilityTimeoutSeconds: read.integer("SQS_VISIBILITY_TIMEOUT_SECONDS", 30, 2, 43_200),
     pollers: read.integer("SQS_POLLERS", 2, 1, 10),
     routing: {
       userIdPaths: readPaths(read, "SQS_USER_ID_PATHS", DEFAULT_USER_ID_PATHS),

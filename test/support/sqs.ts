@@ -158,3 +158,10 @@ export async function untilQueueEmpty(sqs: TestSqs, queueUrl: string, timeoutMs 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** The value of one Prometheus sample on a gateway's /metrics, 0 when absent. */
+export async function metricValue(baseUrl: string, sample: string): Promise<number> {
+  const text = await (await fetch(new URL("/metrics", baseUrl))).text();
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${sample} `));
+  return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+}
