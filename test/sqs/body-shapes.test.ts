@@ -1,26 +1,13 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { connectSse, type SseConnection } from "../support/sse-client.ts";
-import { startGateway, token, type RunningGateway } from "../support/gateway.ts";
-import { eventBridgeEvent, snsNotification, startSqs, untilQueueEmpty, userEvents, type TestQueue, type TestSqs } from "../support/sqs.ts";
+import { token } from "../support/gateway.ts";
+import { eventBridgeEvent, snsNotification, untilQueueEmpty, userEvents, withSqsGateway } from "../support/sqs.ts";
 
-let sqs: TestSqs;
-let queue: TestQueue;
-let gateway: RunningGateway;
-
-before(async () => {
-  sqs = await startSqs();
-  queue = await sqs.createQueue();
-  gateway = await startGateway(sqs.gatewayEnv(queue));
-});
-
-after(async () => {
-  await gateway?.stop();
-  await sqs?.stop();
-});
+const fixture = withSqsGateway();
 
 async function subscribe(sub: string, topics: string[] = []): Promise<SseConnection> {
-  const connection = await connectSse(gateway.url, { token: await token({ sub, topics: ["reports", "files/*"] }), topics });
+  const connection = await connectSse(fixture.gateway.url, { token: await token({ sub, topics: ["reports", "files/*"] }), topics });
   assert.equal(connection.status, 200);
   return connection;
 }
@@ -30,18 +17,18 @@ test("every body shape reaches exactly the streams it names", { timeout: 20_000 
   const bob = await subscribe("bob", ["reports"]);
   const carol = await subscribe("carol", ["files/42"]);
   try {
-    await sqs.send(queue, eventBridgeEvent("file.processed", { userId: "alice", fileId: "1" }));
-    await sqs.send(queue, eventBridgeEvent("file.shared", { userIds: ["alice", "bob"], fileId: "2" }));
-    await sqs.send(queue, eventBridgeEvent("report.ready", { topic: "reports", reportId: "3" }));
-    await sqs.send(queue, eventBridgeEvent("file.scanned", { topics: ["files/42"], userId: 7 }));
-    await sqs.send(queue, snsNotification(eventBridgeEvent("sns.eventbridge", { userId: "carol" })));
-    await sqs.send(queue, snsNotification({ users: ["bob"], type: "sns.publish", data: { via: "sns" } }));
-    await sqs.send(queue, { topics: ["reports"], users: ["alice"], type: "own.publish", data: [1, 2] });
+    await fixture.sqs.send(fixture.queue, eventBridgeEvent("file.processed", { userId: "alice", fileId: "1" }));
+    await fixture.sqs.send(fixture.queue, eventBridgeEvent("file.shared", { userIds: ["alice", "bob"], fileId: "2" }));
+    await fixture.sqs.send(fixture.queue, eventBridgeEvent("report.ready", { topic: "reports", reportId: "3" }));
+    await fixture.sqs.send(fixture.queue, eventBridgeEvent("file.scanned", { topics: ["files/42"], userId: 7 }));
+    await fixture.sqs.send(fixture.queue, snsNotification(eventBridgeEvent("sns.eventbridge", { userId: "carol" })));
+    await fixture.sqs.send(fixture.queue, snsNotification({ users: ["bob"], type: "sns.publish", data: { via: "sns" } }));
+    await fixture.sqs.send(fixture.queue, { topics: ["reports"], users: ["alice"], type: "own.publish", data: [1, 2] });
 
     await alice.waitFor(3, userEvents);
     await bob.waitFor(4, userEvents);
     await carol.waitFor(2, userEvents);
-    await untilQueueEmpty(sqs, queue.url);
+    await untilQueueEmpty(fixture.sqs, fixture.queue.url);
 
     const types = (connection: SseConnection) => connection.events.filter(userEvents).map((event) => event.event).sort();
     assert.deepEqual(types(alice), ["file.processed", "file.shared", "own.publish"]);

@@ -2,33 +2,20 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { connectSse } from "../support/sse-client.ts";
-import { startGateway, token, type RunningGateway } from "../support/gateway.ts";
-import { startSqs, userEvents, type TestQueue, type TestSqs } from "../support/sqs.ts";
+import { token } from "../support/gateway.ts";
+import { userEvents, withSqsGateway } from "../support/sqs.ts";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, "../..");
-let sqs: TestSqs;
-let queue: TestQueue;
-let gateway: RunningGateway;
-
-before(async () => {
-  sqs = await startSqs();
-  queue = await sqs.createQueue();
-  gateway = await startGateway(sqs.gatewayEnv(queue));
-});
-
-after(async () => {
-  await gateway?.stop();
-  await sqs?.stop();
-});
+const fixture = withSqsGateway();
 
 test("npm run send-event puts an EventBridge event on the queue that reaches the user", { timeout: 15_000 }, async () => {
-  const stream = await connectSse(gateway.url, { token: await token({ sub: "u1", topics: ["ops"] }), topics: ["ops"] });
+  const stream = await connectSse(fixture.gateway.url, { token: await token({ sub: "u1", topics: ["ops"] }), topics: ["ops"] });
   try {
     const args = ["scripts/send-event.ts", "--user", "u1", "--type", "file.processed", "--data", '{"fileId":"42"}', "--id", "evt-1"];
-    const env = { PATH: process.env.PATH, ...sqs.gatewayEnv(queue) };
+    const env = { PATH: process.env.PATH, ...fixture.sqs.gatewayEnv(fixture.queue) };
     const { stdout } = await run(process.execPath, args, { cwd: ROOT, env });
     assert.match(stdout, /sent event evt-1 \(file\.processed\) as SQS message \S+/);
     await run(process.execPath, ["scripts/send-event.ts", "--topic", "ops", "--type", "ops.note"], { cwd: ROOT, env });

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { after, before } from "node:test";
 import {
   CreateQueueCommand,
   DeleteQueueCommand,
@@ -7,6 +8,7 @@ import {
   SQSClient,
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
+import { startGateway, type RunningGateway } from "./gateway.ts";
 
 const REGION = "us-east-1";
 
@@ -164,4 +166,27 @@ export async function metricValue(baseUrl: string, sample: string): Promise<numb
   const text = await (await fetch(new URL("/metrics", baseUrl))).text();
   const line = text.split("\n").find((candidate) => candidate.startsWith(`${sample} `));
   return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+}
+
+export interface SqsGatewayFixture {
+  sqs: TestSqs;
+  queue: TestQueue;
+  gateway: RunningGateway;
+}
+
+/** Registers before/after hooks: an SQS endpoint, a queue with a DLQ, and a gateway consuming it. */
+export function withSqsGateway(
+  options: { queue?: Parameters<TestSqs["createQueue"]>[0]; env?: Record<string, string> } = {},
+): SqsGatewayFixture {
+  const fixture = {} as SqsGatewayFixture;
+  before(async () => {
+    fixture.sqs = await startSqs();
+    fixture.queue = await fixture.sqs.createQueue(options.queue);
+    fixture.gateway = await startGateway({ ...fixture.sqs.gatewayEnv(fixture.queue), ...options.env });
+  });
+  after(async () => {
+    await fixture.gateway?.stop();
+    await fixture.sqs?.stop();
+  });
+  return fixture;
 }
