@@ -75,7 +75,8 @@ export class QueuePoller {
     while (!this.#stopping) {
       let messages: Message[];
       try {
-        messages = await this.#receive();
+        // After a failure, a short poll tells at once whether the queue answers again.
+        messages = await this.#receive(failures > 0 ? 0 : WAIT_TIME_SECONDS);
         failures = 0;
         this.#options.events.receiveSucceeded();
       } catch (error) {
@@ -89,12 +90,12 @@ export class QueuePoller {
     }
   }
 
-  async #receive(): Promise<Message[]> {
+  async #receive(waitTimeSeconds: number): Promise<Message[]> {
     const output = await this.#options.client.send(
       new ReceiveMessageCommand({
         QueueUrl: this.#options.queueUrl,
         MaxNumberOfMessages: MAX_BATCH,
-        WaitTimeSeconds: WAIT_TIME_SECONDS,
+        WaitTimeSeconds: waitTimeSeconds,
         VisibilityTimeout: this.#options.visibilityTimeoutSeconds,
         MessageSystemAttributeNames: ["SentTimestamp", "ApproximateReceiveCount"],
       }),
