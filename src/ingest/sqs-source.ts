@@ -52,7 +52,12 @@ export class SqsSource implements IngestSource {
   constructor(options: SqsSourceOptions) {
     this.#options = options;
     const { config } = options;
-    this.#client = new SQSClient({ region: config.region, ...(config.endpoint ? { endpoint: config.endpoint } : {}) });
+    this.#client = new SQSClient({
+      region: config.region,
+      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      // A long poll answers within 20 s; a connection silent for longer is dead, not slow.
+      requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000 },
+    });
     this.#poller = new QueuePoller({
       client: this.#client,
       queueUrl: config.queueUrl,
