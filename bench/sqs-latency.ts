@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
-import { token } from "../test/support/gateway.ts";
-import { spawnGateway } from "../test/support/gateway-process.ts";
-import { connectSse } from "../test/support/sse-client.ts";
+import { TEST_SECRET, token } from "../test/support/gateway.ts";
+import { spawnGateway } from "../test/support/child-gateway.ts";
+import { connectSse, type SseConnection } from "../test/support/sse-client.ts";
 import { eventBridgeEvent, startSqs } from "../test/support/sqs.ts";
 
 export interface SqsLatency {
@@ -27,10 +27,12 @@ export async function measureSqsToSseLatency(options: SqsLatencyOptions = {}): P
   const messages = options.messages ?? 200;
   const sqs = await startSqs();
   const queue = await sqs.createQueue();
-  const gateway = await spawnGateway({ ...sqs.gatewayEnv(queue), LOG_LEVEL: "warn", ...options.gatewayEnv });
-  const stream = await connectSse(gateway.url, { token: await token({ sub: "bench" }) });
+  const gateway = spawnGateway({ ...sqs.gatewayEnv(queue), JWT_SECRET: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", ...options.gatewayEnv });
+  let stream: SseConnection | undefined;
   const samples: number[] = [];
   try {
+    const [, url] = await gateway.waitForOutput(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
+    stream = await connectSse(url!, { token: await token({ sub: "bench" }) });
     for (let seq = 0; seq < messages; seq++) {
       const sentAt = performance.now();
       await sqs.send(queue, eventBridgeEvent("bench.tick", { userId: "bench", seq }));
@@ -38,8 +40,8 @@ export async function measureSqsToSseLatency(options: SqsLatencyOptions = {}): P
       samples.push(performance.now() - sentAt);
     }
   } finally {
-    stream.close();
-    gateway.child.kill("SIGTERM");
+    stream?.close();
+    gateway.kill("SIGTERM");
     await gateway.exited;
     await sqs.stop();
   }

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { connectSse } from "../support/sse-client.ts";
-import { token } from "../support/gateway.ts";
-import { spawnGateway, type GatewayProcess } from "../support/gateway-process.ts";
+import { TEST_SECRET, token } from "../support/gateway.ts";
+import { spawnGateway, type ChildGateway } from "../support/child-gateway.ts";
 import { eventBridgeEvent, startSqs, type TestQueue, type TestSqs } from "../support/sqs.ts";
 
 const MESSAGES = 60;
 const VISIBILITY_SECONDS = 2;
 let sqs: TestSqs;
 let queue: TestQueue;
-let gateway: GatewayProcess | undefined;
+let gateway: ChildGateway | undefined;
 
 before(async () => {
   sqs = await startSqs();
@@ -17,13 +17,21 @@ before(async () => {
 });
 
 after(async () => {
-  gateway?.kill();
+  gateway?.kill("SIGKILL");
   await sqs?.stop();
 });
 
 test("SIGTERM while messages flow: each one reached the stream or is still on the queue", { timeout: 30_000 }, async () => {
-  gateway = await spawnGateway({ ...sqs.gatewayEnv(queue), SQS_VISIBILITY_TIMEOUT_SECONDS: String(VISIBILITY_SECONDS), SHUTDOWN_GRACE_MS: "500" });
-  const stream = await connectSse(gateway.url, { token: await token({ sub: "frank" }) });
+  gateway = spawnGateway({
+    ...sqs.gatewayEnv(queue),
+    JWT_SECRET: TEST_SECRET,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    SQS_VISIBILITY_TIMEOUT_SECONDS: String(VISIBILITY_SECONDS),
+    SHUTDOWN_GRACE_MS: "500",
+  });
+  const [, url] = await gateway.waitForOutput(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
+  const stream = await connectSse(url!, { token: await token({ sub: "frank" }) });
   assert.equal(stream.status, 200);
 
   let signalledAt = 0;
@@ -32,7 +40,7 @@ test("SIGTERM while messages flow: each one reached the stream or is still on th
     if (index === MESSAGES / 2) {
       await stream.waitFor(1, (event) => event.event === "tick");
       signalledAt = Date.now();
-      gateway.child.kill("SIGTERM");
+      gateway.kill("SIGTERM");
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -49,5 +57,5 @@ test("SIGTERM while messages flow: each one reached the stream or is still on th
   }
   assert.ok(delivered.length > 0 && left.length > 0, `consumption was under way: ${delivered.length} delivered, ${left.length} left`);
   assert.deepEqual([...delivered, ...left].sort((a, b) => a - b), [...Array(MESSAGES).keys()], "nothing lost, nothing twice");
-  assert.ok(gateway.logs().some((line) => line.includes("sources stop first")), "the drain ran");
+  assert.match(gateway.output(), /sources stop first/, "the drain ran");
 });
