@@ -4,6 +4,7 @@ import { after, before, test } from "node:test";
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
 import { startGateway, type RunningGateway } from "../support/gateway.ts";
 import { metricValue, startSqs, type TestSqs } from "../support/sqs.ts";
+import { eventually } from "../support/wait.ts";
 
 let sqs: TestSqs;
 let gateway: RunningGateway | undefined;
@@ -23,21 +24,11 @@ async function sqsReadiness(url: string): Promise<{ status: number; reason?: str
   return { status: response.status, reason: body.failing.find((check) => check.name === "sqs")?.reason };
 }
 
-async function until<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 test("/readyz says why the consumer fails, and recovers when the queue appears", { timeout: 30_000 }, async () => {
   const name = `late-${randomUUID().slice(0, 8)}`;
   const queueUrl = `http://sqs.us-east-1.localhost:${new URL(sqs.endpoint).port}/000000000000/${name}`;
   gateway = await startGateway(sqs.gatewayEnv({ url: queueUrl, dlqUrl: "" }));
-  const failing = await until(async () => {
+  const failing = await eventually(async () => {
     const readiness = await sqsReadiness(gateway!.url);
     return readiness.status === 503 && readiness.reason !== undefined ? readiness : undefined;
   }, 5000, "the failure to show");
@@ -45,5 +36,5 @@ test("/readyz says why the consumer fails, and recovers when the queue appears",
   assert.ok((await metricValue(gateway.url, "sse_gateway_sqs_receive_errors_total")) >= 1);
 
   await sqs.client.send(new CreateQueueCommand({ QueueName: name }));
-  await until(async () => ((await sqsReadiness(gateway!.url)).status === 200 ? true : undefined), 15_000, "readiness to return");
+  await eventually(async () => (await sqsReadiness(gateway!.url)).status === 200, 15_000, "readiness to return");
 });

@@ -27,6 +27,8 @@ export interface TestSqs {
   send(queue: TestQueue, body: unknown): Promise<string>;
   /** Visible plus in-flight messages, as SQS counts them. */
   count(queueUrl: string): Promise<{ visible: number; inFlight: number }>;
+  /** Looks at up to 10 visible messages and leaves them visible (a receive with visibility 0). */
+  peek(queueUrl: string): Promise<{ body: string; receiveCount: number }[]>;
   /** Takes what is on a queue (for DLQ checks), waiting up to waitSeconds for the first. */
   drain(queueUrl: string, waitSeconds?: number): Promise<string[]>;
   stop(): Promise<void>;
@@ -97,6 +99,21 @@ export async function startSqs(): Promise<TestSqs> {
         visible: Number(output.Attributes?.ApproximateNumberOfMessages ?? 0),
         inFlight: Number(output.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
       };
+    },
+    async peek(queueUrl) {
+      const output = await client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          VisibilityTimeout: 0,
+          MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+        }),
+      );
+      return (output.Messages ?? []).map((message) => ({
+        body: message.Body ?? "",
+        receiveCount: Number(message.Attributes?.ApproximateReceiveCount),
+      }));
     },
     async drain(queueUrl, waitSeconds = 1) {
       const output = await client.send(
