@@ -56,7 +56,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   });
   metrics.observeHub(hub);
   const publisher = new Publisher(bus, (source, result) => metrics.published(source, result));
-  const sources = createSources(config, publisher, app.log);
+  const sources = createSources(config, publisher, app.log, metrics);
   const verifier = createTokenVerifier(config.jwt, config.topicsClaim);
 
   installErrorHandler(app, (code) => metrics.authFailure(code));
@@ -86,9 +86,9 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     async shutdown() {
       clearInterval(emfTimer);
       app.log.info("draining: sources stop first, then streams close over %d ms", config.shutdownGraceMs);
-      const drained = hub.drain(config.shutdownGraceMs);
+      // Every event a source took (and deleted from its queue) reaches the streams still open.
       await Promise.all(sources.map((source) => source.stop()));
-      await drained;
+      await hub.drain(config.shutdownGraceMs);
       hub.close();
       await app.close();
       await bus.close();

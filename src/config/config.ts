@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, EnvReader } from "./env-reader.ts";
+import { readSqs, type SqsConfig } from "./sqs-config.ts";
 
 export type JwtConfig =
   | { readonly kind: "secret"; readonly secret: Uint8Array; readonly issuer?: string; readonly audience?: string }
@@ -27,6 +28,7 @@ export interface GatewayConfig {
   readonly shutdownGraceMs: number;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly emf?: { readonly namespace: string; readonly serviceName: string };
+  readonly sqs?: SqsConfig;
   /** Set with REDIS_URL: instances share history and live events through Redis. */
   readonly redis?: RedisConfig;
 }
@@ -71,6 +73,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     tls: readTls(read),
     emf: readEmf(read),
     redis: readRedis(read),
+    sqs: readSqs(read),
   };
 }
 

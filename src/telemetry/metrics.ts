@@ -3,10 +3,13 @@ import type { PublishResult } from "../bus/event-bus.ts";
 import type { GatewayEvent } from "../events/event.ts";
 import type { EventSource } from "../events/publisher.ts";
 import type { Hub } from "../hub/hub.ts";
+import type { IngestObservers } from "../ingest/create-sources.ts";
+import type { SqsFailureReason, SqsObserver } from "../ingest/sqs-source.ts";
 
 /** The Prometheus registry served at /metrics, and the few hooks that feed it. */
-export class GatewayMetrics {
+export class GatewayMetrics implements IngestObservers {
   readonly registry = new Registry();
+  readonly sqs: SqsObserver;
   readonly #published: Counter<"source">;
   readonly #duplicates: Counter<"source">;
   readonly #authFailures: Counter<"reason">;
@@ -39,6 +42,7 @@ export class GatewayMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
+    this.sqs = sqsMetrics(registers);
   }
 
   /** Gauges and counters read from the hub when scraped, so the hot path only bumps plain numbers. */
@@ -83,4 +87,48 @@ export class GatewayMetrics {
   fannedOut(event: GatewayEvent): void {
     this.#deliveryLag.observe(Math.max(0, Date.now() - event.ms) / 1000);
   }
+}
+
+/** The SQS consumer's metrics: messages received, delivered, failed by reason, and their age. */
+function sqsMetrics(registers: Registry[]): SqsObserver {
+  const received = new Counter({ name: "sse_gateway_sqs_messages_received_total", help: "SQS messages received", registers });
+  const delivered = new Counter({
+    name: "sse_gateway_sqs_messages_delivered_total",
+    help: "SQS messages whose event the bus accepted, then deleted from the queue",
+    registers,
+  });
+  const failed = new Counter<"reason">({
+    name: "sse_gateway_sqs_messages_failed_total",
+    help: "SQS message handling failures by reason; poison reasons leave the message for the dead-letter queue",
+    labelNames: ["reason"],
+    registers,
+  });
+  const receiveErrors = new Counter({ name: "sse_gateway_sqs_receive_errors_total", help: "Failed SQS ReceiveMessage calls", registers });
+  const age = new Histogram({
+    name: "sse_gateway_sqs_message_age_seconds",
+    help: "Time from SendMessage to handling by this instance",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers,
+  });
+  let oldestSinceScrape = 0;
+  new Gauge({
+    name: "sse_gateway_sqs_oldest_message_age_seconds",
+    help: "Age of the oldest SQS message handled since the previous scrape",
+    registers,
+    collect() {
+      this.set(oldestSinceScrape);
+      oldestSinceScrape = 0;
+    },
+  });
+  return {
+    received: (count) => received.inc(count),
+    delivered: (count) => delivered.inc(count),
+    failed: (reason: SqsFailureReason, count = 1) => failed.inc({ reason }, count),
+    receiveFailed: () => receiveErrors.inc(),
+    handled(ageMs) {
+      const seconds = Math.max(0, ageMs) / 1000;
+      age.observe(seconds);
+      oldestSinceScrape = Math.max(oldestSinceScrape, seconds);
+    },
+  };
 }
