@@ -1,0 +1,63 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { pinSelfToLoad } from "./lib/pinning.ts";
+import { LoadFleet, STREAMS_PER_WORKER } from "./load/load-fleet.ts";
+import { summarise } from "./report/aggregate.ts";
+import { DOCS_DIR, writeDocSection } from "./report/benchmarks-doc.ts";
+import { environmentLines } from "./report/environment.ts";
+import { CHART_FILES, p99Chart, serversSection } from "./report/servers-section.ts";
+import { runClusterScenario } from "./scenarios/cluster.ts";
+import { FULL_PLAN, QUICK_PLAN, type BenchPlan } from "./scenarios/plan.ts";
+import type { ServerRun } from "./scenarios/results.ts";
+import { runServerScenarios } from "./scenarios/server-scenarios.ts";
+import { contenders } from "./servers/contenders.ts";
+import { runWriterChoice } from "./sse-writer-choice.ts";
+
+/**
+ * `npm run bench` (quick), `npm run bench -- --full`, `npm run bench -- --writers`.
+ * Runs the gateway, nginx + nchan and a bare Node server through the same scenarios and writes
+ * docs/benchmarks.md with the figures, their ratios and p99 charts.
+ */
+const { values: flags } = parseArgs({
+  options: {
+    full: { type: "boolean", default: false },
+    writers: { type: "boolean", default: false },
+    servers: { type: "string" },
+  },
+});
+
+const log = (line: string): void => console.log(line);
+
+async function compareServers(plan: BenchPlan): Promise<void> {
+  const wanted = flags.servers?.split(",");
+  const all = contenders().filter((contender) => !wanted || wanted.includes(contender.kind));
+  const skipped = all.filter((contender) => contender.unavailable !== undefined).map((contender) => `${contender.kind}: ${contender.unavailable}`);
+  for (const line of skipped) log(`skipping ${line}`);
+  const runnable = all.filter((contender) => contender.unavailable === undefined);
+  const largest = Math.max(...plan.idleLevels, plan.broadcastStreams, plan.userStreams);
+  const fleet = new LoadFleet(Math.max(2, Math.ceil(largest / STREAMS_PER_WORKER)));
+  const runs: ServerRun[] = [];
+  try {
+    for (let repetition = 0; repetition < plan.repetitions; repetition++) {
+      const order = repetition % 2 === 0 ? runnable : [...runnable].reverse();
+      for (const contender of order) {
+        log(`[${repetition + 1}/${plan.repetitions}] ${contender.kind}`);
+        runs.push(await runServerScenarios(contender, fleet, plan, log));
+      }
+    }
+  } finally {
+    fleet.stop();
+  }
+  const summaries = summarise(runs);
+  const cluster = await runClusterScenario(plan);
+  await mkdir(DOCS_DIR, { recursive: true });
+  await writeFile(`${DOCS_DIR}${CHART_FILES.broadcast}`, p99Chart(summaries, "broadcast", `Broadcast to ${plan.broadcastStreams} streams: p99 latency`));
+  await writeFile(`${DOCS_DIR}${CHART_FILES["per-user"]}`, p99Chart(summaries, "per-user", `Events to random users (${plan.userStreams}): p99 latency`));
+  const section = serversSection({ plan, environment: environmentLines(), summaries, skipped, clusterMarkdown: cluster.markdown });
+  log(section);
+  log(`written to ${await writeDocSection("servers", section)}`);
+}
+
+pinSelfToLoad();
+if (flags.writers) await runWriterChoice(flags.full ? "full" : "quick", log);
+else await compareServers(flags.full ? FULL_PLAN : QUICK_PLAN);

@@ -1,0 +1,42 @@
+/** What one benchmark run does: sizes, rates and repetitions of each scenario. */
+export interface BenchPlan {
+  readonly mode: "quick" | "full";
+  readonly repetitions: number;
+  /** Scenario A: idle streams held, measured at each of these counts in turn. */
+  readonly idleLevels: readonly number[];
+  /** Scenario B: streams on the one broadcast topic, and the publish rates tried (events/s). */
+  readonly broadcastStreams: number;
+  readonly broadcastRates: readonly number[];
+  /** Scenario C: streams of distinct users, and the rates of events to random users. */
+  readonly userStreams: number;
+  readonly userRates: readonly number[];
+  /** How long each rate is held. */
+  readonly rateDurationMs: number;
+}
+
+export const QUICK_PLAN: BenchPlan = {
+  mode: "quick",
+  repetitions: 1,
+  idleLevels: [5_000, 15_000],
+  broadcastStreams: 10_000,
+  broadcastRates: [2, 8, 20],
+  userStreams: 10_000,
+  userRates: [500, 2_000, 5_000],
+  rateDurationMs: 3_000,
+};
+
+export const FULL_PLAN: BenchPlan = {
+  mode: "full",
+  repetitions: 3,
+  idleLevels: [5_000, 15_000],
+  broadcastStreams: 10_000,
+  broadcastRates: [1, 2, 5, 10, 20, 40, 80],
+  userStreams: 10_000,
+  userRates: [250, 500, 1_000, 2_000, 4_000, 8_000, 12_000],
+  rateDurationMs: 8_000,
+};
+
+/** A rate step counts as saturated when less than this share of the offered deliveries arrived in time. */
+export const SATURATION_DELIVERED_SHARE = 0.95;
+/** ...or when its p99 latency passed this bound: higher rates would only queue more. */
+export const SATURATION_P99_MS = 2_000;
