@@ -26,7 +26,8 @@ const { values: flags } = parseArgs({
   },
 });
 
-const log = (line: string): void => console.log(line);
+const startedAt = performance.now();
+const log = (line: string): void => console.log(line.startsWith("#") ? line : `[${((performance.now() - startedAt) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
 async function compareServers(plan: BenchPlan): Promise<void> {
   const wanted = flags.servers?.split(",");

@@ -60,17 +60,32 @@ export function pssBytes(pid: number): number {
   }
 }
 
+/**
+ * Seconds the process's main thread spent runnable but waiting for a CPU: on a shared machine,
+ * time other programs took from the server.
+ */
+export function runQueueWaitSeconds(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, "latin1").split(" ")[1]) / 1e9;
+  } catch {
+    return 0;
+  }
+}
+
 export interface TreeSample {
   readonly cpuSeconds: number;
   readonly pssBytes: number;
+  readonly runQueueWaitSeconds: number;
 }
 
 export function sampleTree(rootPid: number): TreeSample {
   let cpu = 0;
   let pss = 0;
+  let wait = 0;
   for (const pid of processTree(rootPid)) {
     cpu += cpuSeconds(pid);
     pss += pssBytes(pid);
+    wait += runQueueWaitSeconds(pid);
   }
-  return { cpuSeconds: cpu, pssBytes: pss };
+  return { cpuSeconds: cpu, pssBytes: pss, runQueueWaitSeconds: wait };
 }

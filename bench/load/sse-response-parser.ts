@@ -29,8 +29,8 @@ export class SseResponseParser {
     this.#handlers = handlers;
   }
 
-  push(bytes: Buffer): void {
-    const text = bytes.toString("latin1");
+  /** Takes the next bytes read, decoded as latin1 (one char per byte, so chunk sizes count right). */
+  push(text: string): void {
     if (this.#inBody) this.#body(text);
     else this.#headText(text);
   }
@@ -57,14 +57,15 @@ export class SseResponseParser {
     let at = 0;
     while (at < text.length) {
       if (this.#chunkState === ChunkState.Size) {
-        const lineEnd = text.indexOf("\r\n", at);
+        // The size line ends in CRLF; looking for the LF alone copes with a CR at the end of a read.
+        const lineEnd = text.indexOf("\n", at);
         if (lineEnd < 0) {
           this.#sizeLine += text.slice(at);
           return;
         }
         this.#chunkLeft = Number.parseInt(this.#sizeLine + text.slice(at, lineEnd), 16);
         this.#sizeLine = "";
-        at = lineEnd + 2;
+        at = lineEnd + 1;
         if (this.#chunkLeft > 0) {
           this.#chunkState = ChunkState.Body;
         } else {

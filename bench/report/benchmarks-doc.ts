@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -32,6 +32,7 @@ export function replaceSection(document: string, name: string, content: string):
 }
 
 export async function writeDocSection(name: string, content: string): Promise<string> {
+  await mkdir(DOCS_DIR, { recursive: true });
   const current = existsSync(DOC_PATH) ? await readFile(DOC_PATH, "utf8") : SKELETON;
   await writeFile(DOC_PATH, replaceSection(current, name, content));
   return DOC_PATH;

@@ -61,6 +61,7 @@ export function rateTable(summaries: ReadonlyMap<ServerKind, ServerSummary>, sce
         return share === undefined ? undefined : share * 100;
       }),
       row(`${prefix} server CPU (%)`, 0, summaries, (summary) => at(summary)?.serverCpuPercent),
+      row(`${prefix} server waiting for a CPU (%)`, 0, summaries, (summary) => at(summary)?.serverCpuWaitPercent),
       row(`${prefix} load-side CPU (%)`, 0, summaries, (summary) => at(summary)?.loadCpuPercent),
       row(`${prefix} latency p50 (ms)`, 1, summaries, (summary) => at(summary)?.p50Ms),
       row(`${prefix} latency p99 (ms)`, 1, summaries, (summary) => at(summary)?.p99Ms),

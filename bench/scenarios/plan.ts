@@ -19,10 +19,10 @@ export const QUICK_PLAN: BenchPlan = {
   repetitions: 1,
   idleLevels: [5_000, 15_000],
   broadcastStreams: 10_000,
-  broadcastRates: [2, 8, 20],
+  broadcastRates: [1, 3, 6],
   userStreams: 10_000,
   userRates: [500, 2_000, 5_000],
-  rateDurationMs: 3_000,
+  rateDurationMs: 2_000,
 };
 
 export const FULL_PLAN: BenchPlan = {
@@ -30,9 +30,9 @@ export const FULL_PLAN: BenchPlan = {
   repetitions: 3,
   idleLevels: [5_000, 15_000],
   broadcastStreams: 10_000,
-  broadcastRates: [1, 2, 5, 10, 20, 40, 80],
+  broadcastRates: [1, 2, 4, 6, 8, 12, 16],
   userStreams: 10_000,
-  userRates: [250, 500, 1_000, 2_000, 4_000, 8_000, 12_000],
+  userRates: [250, 500, 1_000, 2_000, 4_000, 6_000, 8_000],
   rateDurationMs: 8_000,
 };
 

@@ -7,7 +7,7 @@ import { SATURATION_DELIVERED_SHARE, SATURATION_P99_MS } from "./plan.ts";
 import type { RateFigures } from "./results.ts";
 
 /** After the last publish, deliveries still arriving are waited for this long at most... */
-const MAX_DRAIN_MS = 10_000;
+const MAX_DRAIN_MS = 5_000;
 /** ...and the wait ends early once no delivery came for this long. */
 const QUIET_MS = 750;
 const POLL_MS = 100;
@@ -49,11 +49,12 @@ async function drain(fleet: LoadFleet, expected: number): Promise<Awaited<Return
 export async function measureRate(step: RateStep): Promise<RateFigures> {
   await step.fleet.reset();
   const before = await step.fleet.report();
-  const serverCpuBefore = sampleTree(step.serverPid).cpuSeconds;
+  const serverBefore = sampleTree(step.serverPid);
   const loadCpuBefore = loadCpuSeconds(before.cpuSeconds);
   const run = await step.publisher.run(step.rate, step.durationMs, step.targetOf);
   const report = await drain(step.fleet, run.accepted * step.fanOut);
   const endedAt = monotonicMs();
+  const serverAfter = sampleTree(step.serverPid);
   const elapsedSeconds = (endedAt - run.startedAtMs) / 1000;
   // Deliveries spread over the publishing window, or longer when the server fell behind.
   const activeSeconds = Math.max(step.durationMs, report.lastReceiptMs - run.startedAtMs) / 1000;
@@ -66,7 +67,8 @@ export async function measureRate(step: RateStep): Promise<RateFigures> {
     deliveriesPerSecond: report.deliveries / activeSeconds,
     deliveredShare,
     rejectedPublishes: run.rejected,
-    serverCpuPercent: ((sampleTree(step.serverPid).cpuSeconds - serverCpuBefore) / elapsedSeconds) * 100,
+    serverCpuPercent: ((serverAfter.cpuSeconds - serverBefore.cpuSeconds) / elapsedSeconds) * 100,
+    serverCpuWaitPercent: ((serverAfter.runQueueWaitSeconds - serverBefore.runQueueWaitSeconds) / elapsedSeconds) * 100,
     loadCpuPercent: ((loadCpuSeconds(report.cpuSeconds) - loadCpuBefore) / elapsedSeconds) * 100,
     p50Ms: report.latency.quantile(0.5),
     p99Ms,

@@ -19,6 +19,8 @@ export interface RateFigures {
   readonly deliveredShare: number;
   readonly rejectedPublishes: number;
   readonly serverCpuPercent: number;
+  /** Time the server was ready to run but waited for a CPU (other programs on the machine). */
+  readonly serverCpuWaitPercent: number;
   readonly loadCpuPercent: number;
   readonly p50Ms: number;
   readonly p99Ms: number;

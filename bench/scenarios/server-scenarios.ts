@@ -56,12 +56,15 @@ async function rateScenario(
   progress: Progress,
 ): Promise<RateFigures[]> {
   await publisher.run(WARM_UP.rate, WARM_UP.durationMs, targetOf);
+  // Warm-up events still on their way must not be counted in the first measured rate.
+  await sleep(SETTLE_MS);
   const figures: RateFigures[] = [];
   for (const rate of rates) {
     const step = await measureRate({ fleet, publisher, serverPid: server.pid, rate, durationMs: plan.rateDurationMs, fanOut, targetOf });
     figures.push(step);
     progress(
-      `  ${label} ${rate}/s: ${Math.round(step.deliveriesPerSecond)} deliveries/s, server CPU ${step.serverCpuPercent.toFixed(0)} %, ` +
+      `  ${label} ${rate}/s: ${Math.round(step.deliveriesPerSecond)} deliveries/s, server CPU ${step.serverCpuPercent.toFixed(0)} % ` +
+        `(waited ${step.serverCpuWaitPercent.toFixed(0)} %), load CPU ${step.loadCpuPercent.toFixed(0)} %, ` +
         `p50 ${step.p50Ms.toFixed(1)} ms, p99 ${step.p99Ms.toFixed(1)} ms${step.saturated ? " (saturated)" : ""}`,
     );
     if (step.saturated) break;

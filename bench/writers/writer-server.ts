@@ -57,6 +57,8 @@ async function start(): Promise<void> {
     app.get("/events", { sse: "only" }, async (request, reply) => {
       reply.sse.keepAlive();
       reply.sse.sendHeaders();
+      // The head would otherwise wait for the first event or heartbeat.
+      reply.raw.flushHeaders();
       hold(request, { send: (data) => void reply.sse.send({ data }).catch(() => undefined) });
     });
   } else if (variant === "fastify-sse-v2") {

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { sleep } from "../../bench/lib/clock.ts";
+import { LoadFleet } from "../../bench/load/load-fleet.ts";
+import { Publisher } from "../../bench/load/publisher.ts";
+import { payload } from "../../bench/load/worker-protocol.ts";
+import type { BenchPlan } from "../../bench/scenarios/plan.ts";
+import { runServerScenarios } from "../../bench/scenarios/server-scenarios.ts";
+import { contenders } from "../../bench/servers/contenders.ts";
+import { freePort, startServerProcess } from "../../bench/servers/server-process.ts";
+import { WRITER_VARIANTS } from "../../bench/writers/variants.ts";
+
+/** The harness end to end at a tiny size: real servers, real load workers, real sockets. */
+const TINY_PLAN: BenchPlan = {
+  mode: "quick",
+  repetitions: 1,
+  idleLevels: [30, 60],
+  broadcastStreams: 40,
+  broadcastRates: [5],
+  userStreams: 40,
+  userRates: [50],
+  rateDurationMs: 1_000,
+};
+
+let fleet: LoadFleet;
+before(() => {
+  fleet = new LoadFleet(2);
+});
+after(() => fleet.stop());
+
+for (const contender of contenders()) {
+  test(`${contender.kind}: scenarios A, B and C deliver every event and measure it`, { timeout: 60_000 }, async (t) => {
+    if (contender.unavailable !== undefined) {
+      if (process.env.CI) assert.fail(contender.unavailable);
+      t.skip(contender.unavailable);
+      return;
+    }
+    const run = await runServerScenarios(contender, fleet, TINY_PLAN, () => undefined);
+    assert.deepEqual(run.idle.map((figures) => [figures.streams, figures.failed]), [[30, 0], [60, 0]]);
+    assert.ok(run.idle.every((figures) => figures.bytesPerStream > 0 && figures.openCpuMsPer1k >= 0));
+    for (const [scenario, fanOut] of [["broadcast", 40], ["per-user", 1]] as const) {
+      const [step] = run.rates[scenario];
+      assert.ok(step, `${scenario} measured`);
+      assert.equal(step.deliveredShare, 1, `${scenario}: every event reached its streams: ${JSON.stringify(step)}`);
+      assert.equal(step.rejectedPublishes, 0);
+      assert.ok(Math.abs(step.deliveriesPerSecond - step.rate * fanOut) <= step.rate * fanOut * 0.2, `${scenario}: ${step.deliveriesPerSecond} deliveries/s`);
+      assert.ok(step.p50Ms > 0 && step.p50Ms <= step.p99Ms && step.p99Ms < 2_000, `${scenario}: p50 ${step.p50Ms}, p99 ${step.p99Ms}`);
+      assert.equal(step.saturated, false);
+    }
+  });
+}
+
+for (const variant of WRITER_VARIANTS) {
+  test(`SSE writer ${variant}: every stream gets every event`, { timeout: 30_000 }, async () => {
+    const port = await freePort();
+    const server = await startServerProcess(process.execPath, ["bench/writers/writer-server.ts", variant], { PORT: String(port) }, port, "/healthz");
+    const publisher = new Publisher("bare-node", port, "");
+    try {
+      assert.deepEqual(await fleet.open("bare-node", port, "", 6, "topic"), { failed: 0 });
+      await fleet.reset();
+      for (let i = 0; i < 3; i++) assert.equal(await publisher.publishOne({ topic: "bench" }, payload(i, "p")), undefined);
+      let report = await fleet.report();
+      for (let waited = 0; report.deliveries < 18 && waited < 5_000; waited += 50) {
+        await sleep(50);
+        report = await fleet.report();
+      }
+      assert.equal(report.deliveries, 18);
+    } finally {
+      publisher.close();
+      await fleet.closeAll();
+      await server.stop();
+    }
+  });
+}
