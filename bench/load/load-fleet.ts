@@ -17,14 +17,14 @@ export interface FleetReport {
   readonly cpuSeconds: number;
 }
 
-/** Load workers, each on its own loopback source address (127.0.0.2, 127.0.0.3, ...). */
+/** Load workers, each with its own range of loopback source addresses (see load-worker.ts). */
 class Worker {
   readonly #child: ChildProcess;
   readonly #waiting = new Map<number, (reply: WorkerReply) => void>();
   #nextId = 0;
 
   constructor(index: number) {
-    const [command, args] = pinned("load", process.execPath, [WORKER_PATH, `127.0.0.${index + 2}`]);
+    const [command, args] = pinned("load", process.execPath, [WORKER_PATH, String(index)]);
     this.#child = spawn(command, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     this.#child.on("message", (message: Envelope<WorkerReply>) => {
       this.#waiting.get(message.id)?.(message.body);

@@ -6,11 +6,20 @@ import { SseResponseParser } from "./sse-response-parser.ts";
 import { sentAtOf, type Envelope, type WorkerCommand, type WorkerReply } from "./worker-protocol.ts";
 
 /**
- * A load worker: a child process holding thousands of SSE streams on raw sockets from its own
- * loopback source address (argv[2]), counting events and their latency.
+ * A load worker: a child process holding thousands of SSE streams on raw sockets, counting
+ * events and their latency. Worker number argv[2] connects from the loopback addresses
+ * 127.<n+1>.0.2 to 127.<n+1>.0.254 in turn: binding a source address searches its ports, and
+ * across runs tens of thousands of ports of one address stay in TIME_WAIT, which made opening
+ * streams from a single address crawl.
  */
-const LOCAL_ADDRESS = process.argv[2] ?? "127.0.0.2";
+const WORKER_NUMBER = Number(process.argv[2] ?? 0);
+const SOURCE_ADDRESSES = 253;
 const HOST = "127.0.0.1";
+let connections = 0;
+
+function nextSourceAddress(): string {
+  return `127.${WORKER_NUMBER + 1}.0.${2 + (connections++ % SOURCE_ADDRESSES)}`;
+}
 /** Connections being set up at once: enough to be quick, few enough not to overflow the accept queue. */
 const OPEN_CONCURRENCY = 128;
 const OPEN_TIMEOUT_MS = 20_000;
@@ -45,7 +54,7 @@ function openStream(port: number, path: string): Promise<string | undefined> {
     const socket = connect({
       host: HOST,
       port,
-      localAddress: LOCAL_ADDRESS,
+      localAddress: nextSourceAddress(),
       noDelay: true,
       onread: {
         buffer: READ_BUFFER,
