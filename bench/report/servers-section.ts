@@ -42,8 +42,8 @@ bare Node.js \`http\` SSE server (one frame written to every response, one heart
 auth, history or limits) each start fresh and run the same scenarios. Load comes from worker
 processes on raw sockets from 127.0.0.2, 127.0.0.3, ...; latency is from the time an event was due
 to be published (a monotonic clock shared by all processes) to its receipt. Each rate is held
-${plan.rateDurationMs / 1000} s; a step is *saturated* when under 95 % of the deliveries arrived, a publish was
-refused, or p99 passed 2 s, and no higher rate is tried. "Server waiting for a CPU" is the time the
+${plan.rateDurationMs / 1000} s; a step is *saturated* when a delivery was lost or a publish refused, when
+deliveries/s fell under 90 % of the offered rate, or when p99 passed 2 s; no higher rate is tried then. "Server waiting for a CPU" is the time the
 server was ready to run but other programs held the CPU (from /proc schedstat): when it is high,
 the machine was busy and the figures of that row say more about the machine than the server.
 When the load side's CPU nears 100 %, the load workers, not the server, limit the figures.

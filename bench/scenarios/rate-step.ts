@@ -61,10 +61,11 @@ export async function measureRate(step: RateStep): Promise<RateFigures> {
   const offered = step.rate * step.fanOut;
   const deliveredShare = run.accepted === 0 ? 0 : report.deliveries / (run.accepted * step.fanOut);
   const p99Ms = report.latency.quantile(0.99);
+  const deliveriesPerSecond = report.deliveries / activeSeconds;
   return {
     rate: step.rate,
     offeredDeliveriesPerSecond: offered,
-    deliveriesPerSecond: report.deliveries / activeSeconds,
+    deliveriesPerSecond,
     deliveredShare,
     rejectedPublishes: run.rejected,
     serverCpuPercent: ((serverAfter.cpuSeconds - serverBefore.cpuSeconds) / elapsedSeconds) * 100,
@@ -74,7 +75,8 @@ export async function measureRate(step: RateStep): Promise<RateFigures> {
     p99Ms,
     saturated:
       run.rejected > 0 ||
-      report.deliveries < SATURATION_DELIVERED_SHARE * run.attempted * step.fanOut ||
+      report.deliveries < run.attempted * step.fanOut ||
+      deliveriesPerSecond < SATURATION_DELIVERED_SHARE * offered ||
       !(p99Ms <= SATURATION_P99_MS),
   };
 }
