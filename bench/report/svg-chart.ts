@@ -39,9 +39,24 @@ function decades(values: readonly number[]): [number, number] {
   return [low, high === low ? low + 1 : high];
 }
 
-function tickLabel(exponent: number): string {
-  const value = 10 ** exponent;
-  return value >= 1 ? value.toLocaleString("en-US") : value.toPrecision(1);
+/** Ticks at 1, 2 and 5 of every decade from 10^low to 10^high. */
+function ticks(low: number, high: number): number[] {
+  const values: number[] = [];
+  for (let exponent = low; exponent <= high; exponent++) {
+    for (const mantissa of [1, 2, 5]) {
+      const value = mantissa * 10 ** exponent;
+      if (value <= 10 ** high * 1.0001) values.push(value);
+    }
+  }
+  return values;
+}
+
+function tickLabel(value: number): string {
+  return value >= 1 ? value.toLocaleString("en-US") : String(Number(value.toPrecision(1)));
+}
+
+function isDecade(value: number): boolean {
+  return Math.abs(Math.log10(value) - Math.round(Math.log10(value))) < 1e-9;
 }
 
 export function renderChart(spec: ChartSpec): string {
@@ -57,15 +72,15 @@ export function renderChart(spec: ChartSpec): string {
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
     `<text x="${MARGIN.left}" y="24" font-size="15" font-weight="bold">${escapeXml(spec.title)}</text>`,
   ];
-  for (let exponent = xLow; exponent <= xHigh; exponent++) {
-    const x = xOf(10 ** exponent);
-    parts.push(`<line x1="${x}" y1="${MARGIN.top}" x2="${x}" y2="${MARGIN.top + plotHeight}" stroke="#ddd"/>`);
-    parts.push(`<text x="${x}" y="${MARGIN.top + plotHeight + 18}" text-anchor="middle">${tickLabel(exponent)}</text>`);
+  for (const value of ticks(xLow, xHigh)) {
+    const x = xOf(value).toFixed(1);
+    parts.push(`<line x1="${x}" y1="${MARGIN.top}" x2="${x}" y2="${MARGIN.top + plotHeight}" stroke="${isDecade(value) ? "#ccc" : "#eee"}"/>`);
+    parts.push(`<text x="${x}" y="${MARGIN.top + plotHeight + 18}" text-anchor="middle">${tickLabel(value)}</text>`);
   }
-  for (let exponent = yLow; exponent <= yHigh; exponent++) {
-    const y = yOf(10 ** exponent);
-    parts.push(`<line x1="${MARGIN.left}" y1="${y}" x2="${MARGIN.left + plotWidth}" y2="${y}" stroke="#ddd"/>`);
-    parts.push(`<text x="${MARGIN.left - 8}" y="${y + 4}" text-anchor="end">${tickLabel(exponent)}</text>`);
+  for (const value of ticks(yLow, yHigh)) {
+    const y = yOf(value).toFixed(1);
+    parts.push(`<line x1="${MARGIN.left}" y1="${y}" x2="${MARGIN.left + plotWidth}" y2="${y}" stroke="${isDecade(value) ? "#ccc" : "#eee"}"/>`);
+    parts.push(`<text x="${MARGIN.left - 8}" y="${Number(y) + 4}" text-anchor="end">${tickLabel(value)}</text>`);
   }
   parts.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#333"/>`);
   parts.push(`<text x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 12}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
