@@ -50,7 +50,7 @@ async function compareServers(plan: BenchPlan): Promise<void> {
     fleet.stop();
   }
   const summaries = summarise(runs);
-  const cluster = await runClusterScenario(plan);
+  const cluster = await runClusterScenario();
   await mkdir(DOCS_DIR, { recursive: true });
   await writeFile(`${DOCS_DIR}${CHART_FILES.broadcast}`, p99Chart(summaries, "broadcast", `Broadcast to ${plan.broadcastStreams} streams: p99 latency`));
   await writeFile(`${DOCS_DIR}${CHART_FILES["per-user"]}`, p99Chart(summaries, "per-user", `Events to random users (${plan.userStreams}): p99 latency`));

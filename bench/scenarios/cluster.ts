@@ -1,6 +1,5 @@
 import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { BenchPlan } from "./plan.ts";
 
 /**
  * Scenario D: two gateway instances sharing a Redis bus, fed by an SQS emulator, measured from
@@ -19,7 +18,7 @@ export interface ClusterOutcome {
   readonly markdown: string;
 }
 
-export async function runClusterScenario(_plan: BenchPlan): Promise<ClusterOutcome> {
+export async function runClusterScenario(): Promise<ClusterOutcome> {
   const missing = [
     hasModule("bus", "redis") ? undefined : "the Redis bus (src/bus/redis*)",
     hasModule("ingest", "sqs") ? undefined : "the SQS ingest (src/ingest/sqs*)",

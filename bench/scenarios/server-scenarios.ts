@@ -3,6 +3,7 @@ import { sampleTree } from "../lib/proc-stats.ts";
 import type { LoadFleet } from "../load/load-fleet.ts";
 import { Publisher } from "../load/publisher.ts";
 import type { Contender } from "../servers/contenders.ts";
+import type { Target } from "../servers/protocol.ts";
 import type { RunningServer } from "../servers/server-process.ts";
 import type { BenchPlan } from "./plan.ts";
 import { measureRate } from "./rate-step.ts";
@@ -44,15 +45,20 @@ async function idleScenario(server: RunningServer, contender: Contender, fleet: 
   return figures;
 }
 
+/** One of the rate scenarios (B or C) on a server whose streams are open. */
+interface RateScenarioRun {
+  readonly label: string;
+  readonly rates: readonly number[];
+  readonly fanOut: number;
+  readonly targetOf: (sequence: number) => Target;
+}
+
 async function rateScenario(
   server: RunningServer,
   fleet: LoadFleet,
   publisher: Publisher,
-  rates: readonly number[],
   plan: BenchPlan,
-  fanOut: number,
-  targetOf: (sequence: number) => { topic: string } | { user: string },
-  label: string,
+  { label, rates, fanOut, targetOf }: RateScenarioRun,
   progress: Progress,
 ): Promise<RateFigures[]> {
   await publisher.run(WARM_UP.rate, WARM_UP.durationMs, targetOf);
@@ -81,12 +87,19 @@ export async function runServerScenarios(contender: Contender, fleet: LoadFleet,
     const held = (await fleet.report()).open;
     await fleet.close(held - plan.broadcastStreams);
     const broadcastFanOut = (await fleet.report()).open;
-    const broadcast = await rateScenario(server, fleet, publisher, plan.broadcastRates, plan, broadcastFanOut, () => ({ topic: TOPIC }), "B", progress);
+    const broadcast = await rateScenario(
+      server,
+      fleet,
+      publisher,
+      plan,
+      { label: "B", rates: plan.broadcastRates, fanOut: broadcastFanOut, targetOf: () => ({ topic: TOPIC }) },
+      progress,
+    );
     await fleet.closeAll();
     const opened = await fleet.open(contender.kind, server.port, contender.secret, plan.userStreams, "user");
     if (opened.firstError) progress(`  ${opened.failed} user streams failed to open: ${opened.firstError}`);
-    const randomUser = (): { user: string } => ({ user: `u${Math.floor(Math.random() * plan.userStreams)}` });
-    const perUser = await rateScenario(server, fleet, publisher, plan.userRates, plan, 1, randomUser, "C", progress);
+    const randomUser = (): Target => ({ user: `u${Math.floor(Math.random() * plan.userStreams)}` });
+    const perUser = await rateScenario(server, fleet, publisher, plan, { label: "C", rates: plan.userRates, fanOut: 1, targetOf: randomUser }, progress);
     return { kind: contender.kind, idle, rates: { broadcast, "per-user": perUser } };
   } finally {
     publisher.close();
