@@ -47,7 +47,7 @@ async function measureWriter(variant: WriterVariant, plan: WriterPlan, fleet: Lo
     await sleep(500);
     const figures: RateFigures[] = [];
     for (const rate of plan.rates) {
-      figures.push(await measureRate({ fleet, publisher, serverPid: server.pid, rate, durationMs: plan.durationMs, fanOut: plan.streams, targetOf: everyone }));
+      figures.push(await measureRate({ fleet, publisher, serverPids: [server.pid], rate, durationMs: plan.durationMs, fanOut: plan.streams, targetOf: everyone }));
     }
     return figures;
   } finally {

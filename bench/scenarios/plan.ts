@@ -12,6 +12,9 @@ export interface BenchPlan {
   readonly userRates: readonly number[];
   /** How long each rate is held. */
   readonly rateDurationMs: number;
+  /** Scenario D: streams spread over two gateways sharing Redis, and the broadcast rates tried. */
+  readonly clusterStreams: number;
+  readonly clusterRates: readonly number[];
 }
 
 export const QUICK_PLAN: BenchPlan = {
@@ -23,6 +26,8 @@ export const QUICK_PLAN: BenchPlan = {
   userStreams: 10_000,
   userRates: [500, 2_000, 5_000],
   rateDurationMs: 2_000,
+  clusterStreams: 4_000,
+  clusterRates: [1, 5],
 };
 
 export const FULL_PLAN: BenchPlan = {
@@ -34,6 +39,8 @@ export const FULL_PLAN: BenchPlan = {
   userStreams: 10_000,
   userRates: [250, 500, 1_000, 2_000, 4_000, 6_000, 8_000],
   rateDurationMs: 8_000,
+  clusterStreams: 10_000,
+  clusterRates: [1, 2, 4, 6, 8],
 };
 
 /** A rate step counts as saturated when deliveries/s fell below this share of the offered deliveries/s... */

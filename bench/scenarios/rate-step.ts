@@ -15,12 +15,21 @@ const POLL_MS = 100;
 export interface RateStep {
   readonly fleet: LoadFleet;
   readonly publisher: Publisher;
-  readonly serverPid: number;
+  /** The processes that serve the streams (measured together). */
+  readonly serverPids: readonly number[];
   readonly rate: number;
   readonly durationMs: number;
   /** Streams that receive each event: all of them on broadcast, one per user event. */
   readonly fanOut: number;
   readonly targetOf: (sequence: number) => Target;
+}
+
+function sampleServers(pids: readonly number[]): { cpuSeconds: number; runQueueWaitSeconds: number } {
+  const samples = pids.map(sampleTree);
+  return {
+    cpuSeconds: samples.reduce((sum, sample) => sum + sample.cpuSeconds, 0),
+    runQueueWaitSeconds: samples.reduce((sum, sample) => sum + sample.runQueueWaitSeconds, 0),
+  };
 }
 
 function loadCpuSeconds(fleetCpuSeconds: number): number {
@@ -49,12 +58,12 @@ async function drain(fleet: LoadFleet, expected: number): Promise<Awaited<Return
 export async function measureRate(step: RateStep): Promise<RateFigures> {
   await step.fleet.reset();
   const before = await step.fleet.report();
-  const serverBefore = sampleTree(step.serverPid);
+  const serverBefore = sampleServers(step.serverPids);
   const loadCpuBefore = loadCpuSeconds(before.cpuSeconds);
   const run = await step.publisher.run(step.rate, step.durationMs, step.targetOf);
   const report = await drain(step.fleet, run.accepted * step.fanOut);
   const endedAt = monotonicMs();
-  const serverAfter = sampleTree(step.serverPid);
+  const serverAfter = sampleServers(step.serverPids);
   const elapsedSeconds = (endedAt - run.startedAtMs) / 1000;
   // Deliveries spread over the publishing window, or longer when the server fell behind.
   const activeSeconds = Math.max(step.durationMs, report.lastReceiptMs - run.startedAtMs) / 1000;

@@ -66,7 +66,7 @@ async function rateScenario(
   await sleep(SETTLE_MS);
   const figures: RateFigures[] = [];
   for (const rate of rates) {
-    const step = await measureRate({ fleet, publisher, serverPid: server.pid, rate, durationMs: plan.rateDurationMs, fanOut, targetOf });
+    const step = await measureRate({ fleet, publisher, serverPids: [server.pid], rate, durationMs: plan.rateDurationMs, fanOut, targetOf });
     figures.push(step);
     progress(
       `  ${label} ${rate}/s: ${Math.round(step.deliveriesPerSecond)} deliveries/s, server CPU ${step.serverCpuPercent.toFixed(0)} % ` +

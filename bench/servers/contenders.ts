@@ -21,28 +21,36 @@ export const HEARTBEAT_INTERVAL_MS = 15_000;
 /** Room for every benchmark stream: the limits are not what is measured. */
 const CONNECTION_LIMIT = 19_000;
 
+/** Starts `node src/main.ts` as the benchmark runs it; `env` adds settings such as REDIS_URL. */
+export async function startGateway(secret: string, env: Readonly<Record<string, string>> = {}): Promise<RunningServer> {
+  const port = await freePort();
+  const settings = {
+    JWT_SECRET: secret,
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    LOG_LEVEL: "warn",
+    NODE_ENV: "production",
+    MAX_CONNECTIONS: String(CONNECTION_LIMIT),
+    MAX_CONNECTIONS_PER_USER: String(CONNECTION_LIMIT),
+    HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS),
+    SHUTDOWN_GRACE_MS: "1000",
+    ...env,
+  };
+  return startServerProcess(process.execPath, [GATEWAY_MAIN], settings, port, "/readyz");
+}
+
+export function gatewayPublisherToken(secret: string): Promise<string> {
+  return signGatewayToken(secret, { publish: ["*"] }, "bench-publisher");
+}
+
 function gateway(): Contender {
   const secret = randomBytes(32).toString("hex");
   return {
     kind: "gateway",
     unavailable: undefined,
     secret,
-    async start() {
-      const port = await freePort();
-      const env = {
-        JWT_SECRET: secret,
-        HOST: "127.0.0.1",
-        PORT: String(port),
-        LOG_LEVEL: "warn",
-        NODE_ENV: "production",
-        MAX_CONNECTIONS: String(CONNECTION_LIMIT),
-        MAX_CONNECTIONS_PER_USER: String(CONNECTION_LIMIT),
-        HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS),
-        SHUTDOWN_GRACE_MS: "1000",
-      };
-      return startServerProcess(process.execPath, [GATEWAY_MAIN], env, port, "/readyz");
-    },
-    publisherToken: () => signGatewayToken(secret, { publish: ["*"] }, "bench-publisher"),
+    start: () => startGateway(secret),
+    publisherToken: () => gatewayPublisherToken(secret),
   };
 }
 

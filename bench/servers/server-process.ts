@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { monotonicMs, sleep } from "../lib/clock.ts";
 import { pinned } from "../lib/pinning.ts";
 
@@ -31,25 +31,40 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
+/** How a server shows it is ready: an HTTP path answering 200, or (`"tcp"`) accepting connections. */
+export type Readiness = `/${string}` | "tcp";
+
+function isReady(port: number, readiness: Readiness): Promise<boolean> {
+  if (readiness !== "tcp") {
+    return fetch(`http://127.0.0.1:${port}${readiness}`).then(
+      (response) => response.ok,
+      () => false,
+    );
+  }
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function waitReady(port: number, readiness: Readiness, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = monotonicMs() + READY_TIMEOUT_MS;
   while (monotonicMs() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output()}`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // Not listening yet.
-    }
+    if (await isReady(port, readiness)) return;
     await sleep(100);
   }
-  throw new Error(`server not ready at ${url} within ${READY_TIMEOUT_MS} ms: ${output()}`);
+  throw new Error(`server not ready on port ${port} (${readiness}) within ${READY_TIMEOUT_MS} ms: ${output()}`);
 }
 
 /**
  * Starts `command` pinned to the server CPU with exactly `env` (nothing inherited, so no stray
- * REDIS_URL or the like changes what is measured) and waits until `readyPath` answers 200.
+ * REDIS_URL or the like changes what is measured) and waits until it is ready.
  */
-export async function startServerProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv, port: number, readyPath: string): Promise<RunningServer> {
+export async function startServerProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv, port: number, readiness: Readiness): Promise<RunningServer> {
   const [pinnedCommand, pinnedArgs] = pinned("server", command, args);
   const child = spawn(pinnedCommand, pinnedArgs, { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
@@ -61,7 +76,7 @@ export async function startServerProcess(command: string, args: readonly string[
   running.add(child);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   void exited.then(() => running.delete(child));
-  await waitReady(`http://127.0.0.1:${port}${readyPath}`, child, () => output).catch((error: unknown) => {
+  await waitReady(port, readiness, child, () => output).catch((error: unknown) => {
     child.kill("SIGKILL");
     throw error;
   });

@@ -4,6 +4,7 @@ import { sleep } from "../../bench/lib/clock.ts";
 import { LoadFleet } from "../../bench/load/load-fleet.ts";
 import { Publisher } from "../../bench/load/publisher.ts";
 import { payload } from "../../bench/load/worker-protocol.ts";
+import { runClusterScenario } from "../../bench/scenarios/cluster.ts";
 import type { BenchPlan } from "../../bench/scenarios/plan.ts";
 import { runServerScenarios } from "../../bench/scenarios/server-scenarios.ts";
 import { contenders } from "../../bench/servers/contenders.ts";
@@ -20,6 +21,8 @@ const TINY_PLAN: BenchPlan = {
   userStreams: 40,
   userRates: [50],
   rateDurationMs: 1_000,
+  clusterStreams: 40,
+  clusterRates: [5],
 };
 
 let fleet: LoadFleet;
@@ -49,6 +52,20 @@ for (const contender of contenders()) {
     }
   });
 }
+
+test("scenario D: two gateways through Redis deliver every event to the streams of both", { timeout: 60_000 }, async (t) => {
+  const outcome = await runClusterScenario(TINY_PLAN, fleet, () => undefined);
+  if (!outcome.steps) {
+    if (process.env.CI) assert.fail(outcome.markdown);
+    t.skip(outcome.markdown);
+    return;
+  }
+  const [step] = outcome.steps;
+  assert.ok(step, outcome.markdown);
+  assert.equal(step.deliveredShare, 1, JSON.stringify(step));
+  assert.ok(step.p50Ms > 0 && step.p99Ms < 2_000 && !step.saturated, JSON.stringify(step));
+  assert.match(outcome.markdown, /\| 5 \| 200 \|/);
+});
 
 for (const variant of WRITER_VARIANTS) {
   test(`SSE writer ${variant}: every stream gets every event`, { timeout: 30_000 }, async () => {
