@@ -16,7 +16,8 @@ export function pinningAvailable(): boolean {
 }
 
 export function cpuListFor(role: Role): string {
-  return role === "server" ? "0" : `1-${cpus - 1}`;
+  if (role === "server") return "0";
+  return cpus === 2 ? "1" : `1-${cpus - 1}`;
 }
 
 /** The command and arguments that run `command` pinned to the CPUs of `role`. */

@@ -34,13 +34,12 @@ export function serversSection(input: ServersSectionInput): string {
   const repetitions = plan.repetitions === 1 ? "1 repetition" : `${plan.repetitions} repetitions, medians, server order alternating`;
   return `## Servers side by side (${plan.mode} mode, ${repetitions})
 
-${input.environment.join("\n")}
-${input.skipped.map((line) => `- Not run: ${line}`).join("\n")}
+${[...input.environment, ...input.skipped.map((line) => `- Not run: ${line}`)].join("\n")}
 
 The gateway (\`node src/main.ts\`, HS256 tokens, LOG_LEVEL=warn), nginx + nchan (one worker) and a
 bare Node.js \`http\` SSE server (one frame written to every response, one heartbeat timer; no
 auth, history or limits) each start fresh and run the same scenarios. Load comes from worker
-processes on raw sockets from 127.0.0.2, 127.0.0.3, ...; latency is from the time an event was due
+processes on raw sockets from many loopback source addresses (127.1.0.2, ...); latency is from the time an event was due
 to be published (a monotonic clock shared by all processes) to its receipt. Each rate is held
 ${plan.rateDurationMs / 1000} s; a step is *saturated* when a delivery was lost or a publish refused, when
 deliveries/s fell under 90 % of the offered rate, or when p99 passed 2 s; no higher rate is tried then. "Server waiting for a CPU" is the time the
@@ -68,7 +67,7 @@ Highest rate: ${saturationLine(summaries, "per-user")}.
 
 ![p99 latency against publish rate, per user](${CHART_FILES["per-user"]})
 
-### D. Two gateways through Redis, fed from SQS
+### D. Two gateways through Redis
 
 ${input.clusterMarkdown}
 `;

@@ -8,6 +8,8 @@ interface Row {
   readonly label: string;
   readonly values: ReadonlyMap<ServerKind, number | undefined>;
   readonly digits: number;
+  /** Whether gateway/peer ratios mean something for this figure. */
+  readonly ratios: boolean;
 }
 
 function format(value: number | undefined, digits: number): string {
@@ -24,14 +26,20 @@ function table(rows: readonly Row[]): string {
   const lines = ["| figure | gateway | nchan | bare Node | gateway / nchan | gateway / bare Node |", "|---|---:|---:|---:|---:|---:|"];
   for (const row of rows) {
     const cells = KINDS.map((kind) => format(row.values.get(kind), row.digits));
-    const gateway = row.values.get("gateway");
+    const gateway = row.ratios ? row.values.get("gateway") : undefined;
     lines.push(`| ${row.label} | ${cells.join(" | ")} | ${ratio(gateway, row.values.get("nchan"))} | ${ratio(gateway, row.values.get("bare-node"))} |`);
   }
   return lines.join("\n");
 }
 
-function row(label: string, digits: number, summaries: ReadonlyMap<ServerKind, ServerSummary>, pick: (summary: ServerSummary) => number | undefined): Row {
-  return { label, digits, values: new Map(KINDS.map((kind) => [kind, summaries.has(kind) ? pick(summaries.get(kind)!) : undefined])) };
+function row(
+  label: string,
+  digits: number,
+  summaries: ReadonlyMap<ServerKind, ServerSummary>,
+  pick: (summary: ServerSummary) => number | undefined,
+  ratios = true,
+): Row {
+  return { label, digits, ratios, values: new Map(KINDS.map((kind) => [kind, summaries.has(kind) ? pick(summaries.get(kind)!) : undefined])) };
 }
 
 function allKeys(summaries: ReadonlyMap<ServerKind, ServerSummary>, keysOf: (summary: ServerSummary) => Iterable<number>): number[] {
@@ -45,7 +53,7 @@ export function idleTable(summaries: ReadonlyMap<ServerKind, ServerSummary>): st
       return bytes === undefined ? undefined : bytes / 1024;
     }),
     row(`${streams.toLocaleString("en-US")} streams: server CPU to open (ms per 1000)`, 0, summaries, (summary) => summary.idle.get(streams)?.openCpuMsPer1k),
-    row(`${streams.toLocaleString("en-US")} streams: failed to open`, 0, summaries, (summary) => summary.idle.get(streams)?.failed),
+    row(`${streams.toLocaleString("en-US")} streams: failed to open`, 0, summaries, (summary) => summary.idle.get(streams)?.failed, false),
   ]);
   return table(rows);
 }
@@ -61,7 +69,7 @@ export function rateTable(summaries: ReadonlyMap<ServerKind, ServerSummary>, sce
         return share === undefined ? undefined : share * 100;
       }),
       row(`${prefix} server CPU (%)`, 0, summaries, (summary) => at(summary)?.serverCpuPercent),
-      row(`${prefix} server waiting for a CPU (%)`, 0, summaries, (summary) => at(summary)?.serverCpuWaitPercent),
+      row(`${prefix} server waiting for a CPU (%)`, 0, summaries, (summary) => at(summary)?.serverCpuWaitPercent, false),
       row(`${prefix} load-side CPU (%)`, 0, summaries, (summary) => at(summary)?.loadCpuPercent),
       row(`${prefix} latency p50 (ms)`, 1, summaries, (summary) => at(summary)?.p50Ms),
       row(`${prefix} latency p99 (ms)`, 1, summaries, (summary) => at(summary)?.p99Ms),

@@ -34,6 +34,7 @@ test("summaries take the median of repetitions, and the table gives gateway rati
   const table = rateTable(summaries, "broadcast");
   assert.match(table, /\| 10 ev\/s: deliveries\/s \| 200 \| 400 \| 100 \| 0\.50× \| 2\.00× \|/);
   assert.match(table, /\| 10 ev\/s: latency p99 \(ms\) \| 5\.0 \| 2\.0 \| 4\.0 \| 2\.50× \| 1\.25× \|/);
+  assert.match(table, /\| 10 ev\/s: server waiting for a CPU \(%\) \| 1 \| 1 \| 1 \| – \| – \|/, "no ratios of machine noise");
 });
 
 test("the chart draws one line per server on log axes, saturated points hollow", () => {
