@@ -20,11 +20,43 @@ const MAX_SOCKETS = 32;
 /** Makes each event about 100 bytes on the wire, like a small real notification. */
 const PADDING = "x".repeat(48);
 
+/** Where events are published: over HTTP to a server, or through a queue the server consumes. */
+export interface EventSource {
+  run(ratePerSecond: number, durationMs: number, targetOf: (sequence: number) => Target): Promise<PublishRun>;
+  close(): void | Promise<void>;
+}
+
 /**
- * Publishes at a fixed rate for a fixed time. Each payload carries the monotonic time at which
- * the event was due, so queueing in the publisher counts in the measured latency too.
+ * Sends `rate` events per second for `durationMs`: `send` gets each event's sequence number and
+ * the payload carrying the monotonic time at which it was due, so that queueing in the sender
+ * counts in the measured latency too. `send` resolves undefined once accepted, else with why not.
  */
-export class Publisher {
+export async function sendAtRate(ratePerSecond: number, durationMs: number, send: (sequence: number, data: string) => Promise<string | undefined>): Promise<PublishRun> {
+  const total = Math.max(1, Math.round((ratePerSecond * durationMs) / 1000));
+  const startedAtMs = monotonicMs();
+  const answers: Promise<string | undefined>[] = [];
+  while (answers.length < total) {
+    const due = Math.min(total, Math.floor(((monotonicMs() - startedAtMs) * ratePerSecond) / 1000) + 1);
+    while (answers.length < due) {
+      const dueAt = startedAtMs + (answers.length * 1000) / ratePerSecond;
+      answers.push(send(answers.length, payload(dueAt, PADDING)));
+    }
+    await sleep(TICK_MS);
+  }
+  const outcomes = await Promise.all(answers);
+  const rejections = outcomes.filter((outcome) => outcome !== undefined);
+  return {
+    attempted: total,
+    accepted: total - rejections.length,
+    rejected: rejections.length,
+    ...(rejections[0] === undefined ? {} : { firstRejection: rejections[0] }),
+    startedAtMs,
+    finishedAtMs: monotonicMs(),
+  };
+}
+
+/** Publishes with the server's own HTTP publish request. */
+export class Publisher implements EventSource {
   readonly #agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
   readonly #kind: ServerKind;
   readonly #port: number;
@@ -36,28 +68,8 @@ export class Publisher {
     this.#token = publisherToken;
   }
 
-  async run(ratePerSecond: number, durationMs: number, targetOf: (sequence: number) => Target): Promise<PublishRun> {
-    const total = Math.max(1, Math.round((ratePerSecond * durationMs) / 1000));
-    const startedAtMs = monotonicMs();
-    const answers: Promise<string | undefined>[] = [];
-    while (answers.length < total) {
-      const due = Math.min(total, Math.floor(((monotonicMs() - startedAtMs) * ratePerSecond) / 1000) + 1);
-      while (answers.length < due) {
-        const dueAt = startedAtMs + (answers.length * 1000) / ratePerSecond;
-        answers.push(this.publishOne(targetOf(answers.length), payload(dueAt, PADDING)));
-      }
-      await sleep(TICK_MS);
-    }
-    const outcomes = await Promise.all(answers);
-    const rejections = outcomes.filter((outcome) => outcome !== undefined);
-    return {
-      attempted: total,
-      accepted: total - rejections.length,
-      rejected: rejections.length,
-      ...(rejections[0] === undefined ? {} : { firstRejection: rejections[0] }),
-      startedAtMs,
-      finishedAtMs: monotonicMs(),
-    };
+  run(ratePerSecond: number, durationMs: number, targetOf: (sequence: number) => Target): Promise<PublishRun> {
+    return sendAtRate(ratePerSecond, durationMs, (sequence, data) => this.publishOne(targetOf(sequence), data));
   }
 
   /** Resolves undefined when the server accepted the event, else with why not. */

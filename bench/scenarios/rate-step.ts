@@ -1,7 +1,7 @@
 import { monotonicMs, sleep } from "../lib/clock.ts";
 import { sampleTree } from "../lib/proc-stats.ts";
 import type { LoadFleet } from "../load/load-fleet.ts";
-import type { Publisher } from "../load/publisher.ts";
+import type { EventSource } from "../load/publisher.ts";
 import type { Target } from "../servers/protocol.ts";
 import { SATURATION_DELIVERED_SHARE, SATURATION_P99_MS } from "./plan.ts";
 import type { RateFigures } from "./results.ts";
@@ -14,7 +14,7 @@ const POLL_MS = 100;
 
 export interface RateStep {
   readonly fleet: LoadFleet;
-  readonly publisher: Publisher;
+  readonly publisher: EventSource;
   /** The processes that serve the streams (measured together). */
   readonly serverPids: readonly number[];
   readonly rate: number;
