@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import https from "node:https";
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
 import { after, before, describe, test } from "node:test";
+import type { ConnectionOptions, TLSSocket } from "node:tls";
 import { createParser } from "eventsource-parser";
 import { startGateway, token, publisherToken, type RunningGateway } from "../support/gateway.ts";
 import { makeSelfSignedCertificate, type SelfSignedCertificate } from "../support/tls.ts";
@@ -128,11 +129,18 @@ describe("native HTTP/2 over TLS (TLS_CERT / TLS_KEY)", { timeout: 30_000 }, () 
 
   test("a client that offers only http/1.1 in ALPN is served over HTTP/1.1 and receives events", async () => {
     const subscriber = await token({ sub: "bob" });
+    const options: https.RequestOptions & ConnectionOptions = {
+      ca,
+      ALPNProtocols: ["http/1.1"],
+      agent: false,
+      headers: { authorization: `Bearer ${subscriber}` },
+    };
     const received = new Promise<string>((resolve, reject) => {
       const request = https.get(
         new URL("/events", running.url),
-        { ca, ALPNProtocols: ["http/1.1"], agent: false, headers: { authorization: `Bearer ${subscriber}` } },
+        options,
         (response) => {
+          assert.equal((response.socket as TLSSocket).alpnProtocol, "http/1.1");
           assert.equal(response.httpVersion, "1.1");
           assert.equal(response.statusCode, 200);
           let text = "";
