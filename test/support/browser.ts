@@ -91,7 +91,9 @@ export async function scenario(browser: Browser, name: string, run: (pages: Scen
 /** The demo page's test surface (src/http/demo/demo.js, window.demo). */
 export interface DemoState {
   readonly events: { id: string; type: string; data: unknown }[];
-  readonly controls: { type: string; data: unknown }[];
+  readonly controls: { type: string; data: any; at: number }[];
+  /** When each stream opened (ms since the epoch, the browser's clock). */
+  readonly openedAt: number[];
   readonly reconnects: number;
   readonly opens: number;
   readonly state: string;

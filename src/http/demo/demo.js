@@ -9,10 +9,12 @@ const params = new URLSearchParams(location.search);
 const list = (text) => text.split(",").map((item) => item.trim()).filter(Boolean);
 
 // window.demo is what the browser tests read; a person reads the page.
-const demo = (window.demo = { events: [], controls: [], reconnects: 0, opens: 0, state: "closed", lastEventId: "" });
+const demo = (window.demo = { events: [], controls: [], openedAt: [], reconnects: 0, opens: 0, state: "closed", lastEventId: "" });
 let source;
 let recovery;
 let recoveryAttempts = 0;
+/** Set when the gateway announced it is closing the stream (a drain): no "connection lost" then. */
+let closeAnnounced = false;
 
 function setState(state, detail = "") {
   demo.state = state;
@@ -68,6 +70,8 @@ function connect() {
   const current = (source = new EventSource(url));
   current.onopen = () => {
     recoveryAttempts = 0;
+    closeAnnounced = false;
+    demo.openedAt.push(Date.now());
     if (demo.opens++ === 0) show("connection", "connected", `stream open${topicsNote()}`);
     else {
       $("reconnects").textContent = String(++demo.reconnects);
@@ -78,7 +82,7 @@ function connect() {
   current.onerror = () => {
     if (current !== source) return;
     if (current.readyState === EventSource.CLOSED) return recover("the gateway refused the stream");
-    if (demo.state === "open") show("connection", "disconnected", "connection lost; the browser reconnects with Last-Event-ID");
+    if (demo.state === "open" && !closeAnnounced) show("connection", "disconnected", "connection lost; the browser reconnects with Last-Event-ID");
     setState("reconnecting", demo.lastEventId ? `from ${demo.lastEventId}` : "");
   };
   current.onmessage = (message) => received("message", message);
@@ -87,6 +91,7 @@ function connect() {
     control("gateway.refetch", message, "history gap: events were missed, the application should refetch its state");
   });
   current.addEventListener("gateway.draining", (message) => {
+    closeAnnounced = true;
     const seconds = (JSON.parse(message.data).retryMs / 1000).toFixed(1);
     control("gateway.draining", message, `the gateway is shutting down; the browser reconnects in about ${seconds} s`);
   });
@@ -132,7 +137,7 @@ function received(type, message) {
 
 function control(type, message, explanation) {
   if (message.lastEventId) demo.lastEventId = message.lastEventId;
-  demo.controls.push({ type, data: JSON.parse(message.data) });
+  demo.controls.push({ type, data: JSON.parse(message.data), at: Date.now() });
   show("control", type, explanation);
 }
 
