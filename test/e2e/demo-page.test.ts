@@ -5,17 +5,10 @@ import { launchChromium, scenario, waitForDemo, withoutChromium, type RunningBro
 import { startDevGateway, type DevGateway } from "../support/dev-gateway.ts";
 import { publish } from "../support/gateway.ts";
 import { makeSelfSignedCertificate, type SelfSignedCertificate } from "../support/tls.ts";
+import { eventually } from "../support/wait.ts";
 
 /** Browsers open at most six HTTP/1.1 connections per origin; the HTTP/2 scenario goes past that. */
 const STREAMS_PAST_THE_HTTP1_LIMIT = 8;
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 /** Opens `count` more EventSource streams from the page with its own token; each records what it receives. */
 async function openExtraStreams(page: Page, count: number): Promise<void> {
@@ -123,7 +116,7 @@ describe("the demo page in Chromium, one gateway", { skip: withoutChromium, time
         await waitForDemo(page, (state) => state.state === "open", "the demo stream to open");
         await openExtraStreams(page, STREAMS_PAST_THE_HTTP1_LIMIT);
         const total = STREAMS_PAST_THE_HTTP1_LIMIT + 1;
-        await until(() => secure.gateway.hub.size === total, 10_000, `${total} streams open at the gateway`);
+        await eventually(() => secure.gateway.hub.size === total, 10_000, `${total} streams open at the gateway`);
 
         await page.fill("#pub-users", "");
         await page.fill("#pub-topics", "news");
@@ -161,7 +154,7 @@ describe("the demo page in Chromium, one gateway", { skip: withoutChromium, time
       await waitForDemo(page, (state) => state.state === "open", "the demo stream to open");
       const before = gateway.gateway.hub.size;
       await openExtraStreams(page, STREAMS_PAST_THE_HTTP1_LIMIT);
-      await until(() => gateway.gateway.hub.size === before + 5, 10_000, "five more streams (six in all)");
+      await eventually(() => gateway.gateway.hub.size === before + 5, 10_000, "five more streams (six in all)");
       // Give the browser time to open more if it were going to; it holds the rest back.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       assert.equal(gateway.gateway.hub.size - before, 5, "the browser held streams seven and eight back");

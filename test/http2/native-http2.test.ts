@@ -7,6 +7,7 @@ import type { ConnectionOptions, TLSSocket } from "node:tls";
 import { createParser } from "eventsource-parser";
 import { startGateway, token, publisherToken, type RunningGateway } from "../support/gateway.ts";
 import { makeSelfSignedCertificate, type SelfSignedCertificate } from "../support/tls.ts";
+import { eventually } from "../support/wait.ts";
 
 /** Headers that only mean something on an HTTP/1.1 connection (RFC 9113, 8.2.2). */
 const CONNECTION_SPECIFIC = ["connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"];
@@ -46,14 +47,6 @@ function exchange(session: ClientHttp2Session, headers: Record<string, string>, 
   });
 }
 
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 function assertNoConnectionHeaders(headers: IncomingHttpHeaders, what: string): void {
   for (const name of CONNECTION_SPECIFIC) assert.equal(headers[name], undefined, `${what} carries the HTTP/1.1-only header ${name}`);
 }
@@ -89,7 +82,7 @@ describe("native HTTP/2 over TLS (TLS_CERT / TLS_KEY)", { timeout: 30_000 }, () 
         assertNoConnectionHeaders(stream.headers, "the SSE response");
       }
       assert.equal(session.alpnProtocol, "h2");
-      await until(() => running.gateway.hub.size === STREAMS, 5000, `${STREAMS} streams in the hub`);
+      await eventually(() => running.gateway.hub.size === STREAMS, 5000, `${STREAMS} streams in the hub`);
 
       const published = await exchange(
         session,
@@ -100,7 +93,7 @@ describe("native HTTP/2 over TLS (TLS_CERT / TLS_KEY)", { timeout: 30_000 }, () 
       assertNoConnectionHeaders(published.headers, "the publish response");
       const { id } = JSON.parse(published.body) as { id: string };
 
-      await until(() => streams.every((stream) => stream.events.some((event) => event.id === id)), 5000, "the event on every stream");
+      await eventually(() => streams.every((stream) => stream.events.some((event) => event.id === id)), 5000, "the event on every stream");
       for (const stream of streams) {
         const event = stream.events.find((received) => received.id === id);
         assert.equal(event?.event, "headline");
@@ -156,7 +149,7 @@ describe("native HTTP/2 over TLS (TLS_CERT / TLS_KEY)", { timeout: 30_000 }, () 
       );
       request.once("error", reject);
     });
-    await until(() => running.gateway.hub.size >= 1, 5000, "the HTTP/1.1 stream in the hub");
+    await eventually(() => running.gateway.hub.size >= 1, 5000, "the HTTP/1.1 stream in the hub");
     const session = http2.connect(running.url, { ca });
     try {
       const published = await exchange(
@@ -179,12 +172,12 @@ describe("shutdown with HTTP/2 clients attached", { timeout: 30_000 }, () => {
     const session = http2.connect(running.url, { ca: readFileSync(certificate.certPath) });
     try {
       const stream = await openStream(session, "/events", await token({ sub: "carol" }));
-      await until(() => running.gateway.hub.size === 1, 5000, "the stream in the hub");
+      await eventually(() => running.gateway.hub.size === 1, 5000, "the stream in the hub");
       const started = Date.now();
       await running.stop();
       const stoppedAfterMs = Date.now() - started;
       assert.ok(stoppedAfterMs < 5000, `shutdown took ${stoppedAfterMs} ms`);
-      await until(() => stream.events.some((event) => event.event === "gateway.draining"), 2000, "gateway.draining");
+      await eventually(() => stream.events.some((event) => event.event === "gateway.draining"), 2000, "gateway.draining");
     } finally {
       session.destroy();
       certificate.remove();

@@ -1,6 +1,7 @@
 import net from "node:net";
 import { spawnGateway, type ChildGateway } from "./child-gateway.ts";
 import { TEST_SECRET } from "./gateway.ts";
+import { eventually, readyz } from "./wait.ts";
 
 const READY_TIMEOUT_MS = 15_000;
 
@@ -46,17 +47,14 @@ export async function startGatewayProcess(name: string, env: Record<string, stri
 }
 
 async function untilReady(instance: GatewayProcess, child: ChildGateway): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (child.child.exitCode !== null) throw new Error(`gateway ${instance.name} exited with ${child.child.exitCode}:\n${child.output()}`);
-    const ready = await fetch(`${instance.url}/readyz`).then(
-      (response) => response.status === 200,
-      () => false,
-    );
-    if (ready) return;
-    if (Date.now() > deadline) throw new Error(`gateway ${instance.name} not ready in ${READY_TIMEOUT_MS} ms:\n${child.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await eventually(
+    async () => {
+      if (child.child.exitCode !== null) throw new Error(`gateway ${instance.name} exited with ${child.child.exitCode}:\n${child.output()}`);
+      return (await readyz(instance.url).catch(() => undefined))?.status === 200;
+    },
+    READY_TIMEOUT_MS,
+    `gateway ${instance.name} to be ready`,
+  );
 }
 
 function freePort(): Promise<number> {
