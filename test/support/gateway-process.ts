@@ -1,5 +1,5 @@
-import net from "node:net";
 import { spawnGateway, type ChildGateway } from "./child-gateway.ts";
+import { freePort } from "./free-port.ts";
 import { TEST_SECRET } from "./gateway.ts";
 import { eventually, readyz } from "./wait.ts";
 
@@ -55,15 +55,4 @@ async function untilReady(instance: GatewayProcess, child: ChildGateway): Promis
     READY_TIMEOUT_MS,
     `gateway ${instance.name} to be ready`,
   );
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
