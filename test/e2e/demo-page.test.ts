@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { Page } from "playwright-core";
+import { launchChromium, scenario, waitForDemo, withoutChromium, type RunningBrowser } from "../support/browser.ts";
+import { startDevGateway, type DevGateway } from "../support/dev-gateway.ts";
+import { publish } from "../support/gateway.ts";
+import { makeSelfSignedCertificate, type SelfSignedCertificate } from "../support/tls.ts";
+import { eventually } from "../support/wait.ts";
+
+/** Browsers open at most six HTTP/1.1 connections per origin; the HTTP/2 scenario goes past that. */
+const STREAMS_PAST_THE_HTTP1_LIMIT = 8;
+
+/** Opens `count` more EventSource streams from the page with its own token; each records what it receives. */
+async function openExtraStreams(page: Page, count: number): Promise<void> {
+  await page.evaluate((count) => {
+    const token = (document.getElementById("sub-token") as HTMLInputElement).value;
+    const extra: { opened: boolean; received: string[] }[] = [];
+    (window as unknown as { extraStreams: typeof extra }).extraStreams = extra;
+    for (let n = 0; n < count; n++) {
+      const record = { opened: false, received: [] as string[] };
+      extra.push(record);
+      const source = new EventSource(`/events?access_token=${encodeURIComponent(token)}&topic=news`);
+      source.onopen = () => (record.opened = true);
+      source.addEventListener("greeting", (message) => record.received.push(message.lastEventId));
+    }
+  }, count);
+}
+
+function extraStreams(page: Page): Promise<{ opened: boolean; received: string[] }[]> {
+  return page.evaluate(() => (window as unknown as { extraStreams: { opened: boolean; received: string[] }[] }).extraStreams);
+}
+
+describe("the demo page in Chromium, one gateway", { skip: withoutChromium, timeout: 120_000 }, () => {
+  let chromium: RunningBrowser;
+  let gateway: DevGateway;
+
+  before(async () => {
+    chromium = await launchChromium();
+    gateway = await startDevGateway({ MAX_CONNECTIONS_PER_USER: "20" });
+  });
+
+  after(async () => {
+    await gateway?.stop();
+    await chromium?.close();
+  });
+
+  test("(2) a user's event reaches that user's page and not another user's page in the same browser", async () => {
+    await scenario(chromium.browser, "2-private-events", async ({ open }) => {
+      const alice = await open(`${gateway.url}/?sub=alice`);
+      const bob = await open(`${gateway.url}/?sub=bob`);
+      await waitForDemo(alice, (state) => state.state === "open", "alice's stream to open");
+      await waitForDemo(bob, (state) => state.state === "open", "bob's stream to open");
+
+      // Bob uses the page's publish form to send alice a private event.
+      await bob.fill("#pub-users", "alice");
+      await bob.fill("#pub-data", '{"for":"alice"}');
+      await bob.click("#publish");
+      await bob.waitForFunction(() => document.getElementById("publish-result")?.textContent?.startsWith("202"));
+      const forAlice = JSON.parse((await bob.textContent("#publish-result"))!.slice(4)).id as string;
+      await waitForDemo(alice, (state) => state.events.some((event) => event.id === forAlice), "alice's event on alice's page");
+
+      // An event for bob published after alice's: once it arrived, alice's would have too.
+      const forBob = await publish(gateway.url, { users: ["bob"], type: "greeting", data: { for: "bob" } }, await gateway.publisherToken());
+      assert.equal(forBob.status, 202);
+      const bobState = await waitForDemo(bob, (state) => state.events.some((event) => event.id === forBob.body.id), "bob's own event");
+      const aliceState = await waitForDemo(alice, () => true, "alice's page state");
+      assert.deepEqual(bobState.events.map((event) => event.data), [{ for: "bob" }], "bob's page received only bob's event");
+      assert.deepEqual(aliceState.events.map((event) => event.data), [{ for: "alice" }], "alice's page received only alice's event");
+    });
+  });
+
+  test("(5) the token expires, the page fetches a fresh one and resumes from its last id without loss", async () => {
+    await scenario(chromium.browser, "5-token-expiry", async ({ open }) => {
+      const page = await open(`${gateway.url}/?sub=dave&ttl=3`);
+      await waitForDemo(page, (state) => state.state === "open", "the stream to open");
+      // Renewal takes a while (a slow token endpoint): the events published meanwhile can only
+      // reach the page through the resume from its last id.
+      await page.route("**/dev/token?*", async (route) => {
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        await route.continue();
+      });
+      const publisherToken = await gateway.publisherToken();
+      const published: string[] = [];
+      const publishOne = async () => {
+        const result = await publish(gateway.url, { users: ["dave"], type: "greeting", data: { n: published.length } }, publisherToken);
+        assert.equal(result.status, 202);
+        published.push(result.body.id);
+      };
+      // Publish steadily across the expiry and for a while after the renewed stream opened.
+      const deadline = Date.now() + 15_000;
+      let renewedAt: number | undefined;
+      while (renewedAt === undefined || Date.now() < renewedAt + 1000) {
+        assert.ok(Date.now() < deadline, "the page did not renew its token within 15 s");
+        await publishOne();
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        if (renewedAt === undefined) {
+          const state = await waitForDemo(page, () => true, "state");
+          if (state.controls.some((control) => control.type === "gateway.token-expired") && state.opens >= 2) renewedAt = Date.now();
+        }
+      }
+      const state = await waitForDemo(page, (state) => state.events.length >= published.length, `all ${published.length} events`);
+      assert.ok(state.controls.some((control) => control.type === "gateway.token-expired"), "the page was told its token expired");
+      assert.ok(state.opens >= 2, "the page opened a new stream with the fresh token");
+      assert.deepEqual(state.events.map((event) => event.id), published, "every event exactly once, in order");
+    });
+  });
+
+  test("(6) over HTTPS the page holds more than six EventSource streams on one HTTP/2 connection, all receiving", async () => {
+    const certificate: SelfSignedCertificate = makeSelfSignedCertificate();
+    const secure = await startDevGateway({ TLS_CERT: certificate.certPath, TLS_KEY: certificate.keyPath, MAX_CONNECTIONS_PER_USER: "20" });
+    let tlsConnections = 0;
+    secure.gateway.app.server.on("secureConnection", () => tlsConnections++);
+    try {
+      await scenario(chromium.browser, "6-http2", async ({ open }) => {
+        const page = await open(`${secure.url}/?sub=erin&topics=news`);
+        await waitForDemo(page, (state) => state.state === "open", "the demo stream to open");
+        await openExtraStreams(page, STREAMS_PAST_THE_HTTP1_LIMIT);
+        const total = STREAMS_PAST_THE_HTTP1_LIMIT + 1;
+        await eventually(() => secure.gateway.hub.size === total, 10_000, `${total} streams open at the gateway`);
+
+        await page.fill("#pub-users", "");
+        await page.fill("#pub-topics", "news");
+        await page.fill("#pub-data", '{"over":"h2"}');
+        await page.click("#publish");
+        await page.waitForFunction(() => document.getElementById("publish-result")?.textContent?.startsWith("202"));
+        const id = JSON.parse((await page.textContent("#publish-result"))!.slice(4)).id as string;
+
+        await waitForDemo(page, (state) => state.events.some((event) => event.id === id), "the event on the demo stream");
+        await page.waitForFunction(
+          (id) => (window as unknown as { extraStreams: { received: string[] }[] }).extraStreams.every((stream) => stream.received.includes(id)),
+          id,
+          { timeout: 10_000 },
+        );
+        assert.equal((await extraStreams(page)).filter((stream) => stream.opened).length, STREAMS_PAST_THE_HTTP1_LIMIT);
+
+        const protocols = await page.evaluate(() =>
+          [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")].map(
+            (entry) => (entry as PerformanceResourceTiming).nextHopProtocol,
+          ),
+        );
+        assert.ok(protocols.length >= 2, "the page recorded its navigation and resources");
+        assert.deepEqual(new Set(protocols), new Set(["h2"]), `the page and its requests went over HTTP/2: ${protocols.join(", ")}`);
+        assert.equal(tlsConnections, 1, "all streams and requests shared one TLS connection");
+      });
+    } finally {
+      await secure.stop();
+      certificate.remove();
+    }
+  });
+
+  test("(6, contrast) over plain HTTP/1.1 the same page gets only six streams to the origin", async () => {
+    await scenario(chromium.browser, "6-http1-contrast", async ({ open }) => {
+      const page = await open(`${gateway.url}/?sub=frank&topics=news`);
+      await waitForDemo(page, (state) => state.state === "open", "the demo stream to open");
+      const before = gateway.gateway.hub.size;
+      await openExtraStreams(page, STREAMS_PAST_THE_HTTP1_LIMIT);
+      await eventually(() => gateway.gateway.hub.size === before + 5, 10_000, "five more streams (six in all)");
+      // Give the browser time to open more if it were going to; it holds the rest back.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(gateway.gateway.hub.size - before, 5, "the browser held streams seven and eight back");
+      assert.equal((await extraStreams(page)).filter((stream) => stream.opened).length, 5);
+    });
+  });
+});

@@ -1,0 +1,126 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface Upstream {
+  readonly name: string;
+  readonly url: string;
+}
+
+/** One GET /events the front passed on: where it went and what the browser resumed from. */
+export interface ForwardedStream {
+  readonly upstream: string;
+  readonly lastEventId: string | undefined;
+  readonly at: number;
+}
+
+export interface Front {
+  readonly url: string;
+  readonly streams: readonly ForwardedStream[];
+  /** Replaces the target group, as a rolling deployment does. */
+  setUpstreams(upstreams: readonly Upstream[]): void;
+  close(): Promise<void>;
+}
+
+export interface FrontOptions {
+  /** Requests the front answers itself (the application's own routes); returns true when it did. */
+  readonly local?: (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
+}
+
+const HEALTH_INTERVAL_MS = 200;
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te", "trailer"]);
+
+/**
+ * A small load balancer in front of gateway instances, doing what an ALB does for them: it
+ * spreads requests round robin over the instances whose /readyz answers 200 (checked every
+ * 200 ms), streams responses through unbuffered, and cuts the client's connection when the
+ * instance's connection dies. Like nginx's proxy_next_upstream, a request that cannot reach an
+ * instance at all is tried on the next one.
+ */
+export async function startFront(initial: readonly Upstream[], options: FrontOptions = {}): Promise<Front> {
+  let upstreams = [...initial];
+  const ready = new Set(upstreams.map((upstream) => upstream.url));
+  const streams: ForwardedStream[] = [];
+  let turn = 0;
+
+  const healthTimer = setInterval(() => {
+    for (const upstream of upstreams) {
+      fetch(`${upstream.url}/readyz`, { signal: AbortSignal.timeout(HEALTH_INTERVAL_MS * 2) }).then(
+        (response) => (response.status === 200 ? ready.add(upstream.url) : ready.delete(upstream.url)),
+        () => ready.delete(upstream.url),
+      );
+    }
+  }, HEALTH_INTERVAL_MS);
+
+  const server = http.createServer(async (request, response) => {
+    if (options.local?.(request, response)) return;
+    const body = await readBody(request);
+    const candidates = upstreams.filter((upstream) => ready.has(upstream.url));
+    const start = turn++;
+    const ordered = candidates.map((_, n) => candidates[(start + n) % candidates.length]!);
+    forward(request, response, body, ordered, streams);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    streams,
+    setUpstreams(next) {
+      upstreams = [...next];
+      for (const upstream of upstreams) ready.add(upstream.url);
+    },
+    async close() {
+      clearInterval(healthTimer);
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+function readBody(request: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.once("end", () => resolve(Buffer.concat(chunks)));
+    request.once("error", reject);
+  });
+}
+
+function forward(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  body: Buffer,
+  candidates: Upstream[],
+  streams: ForwardedStream[],
+): void {
+  const upstream = candidates.shift();
+  if (!upstream) {
+    response.writeHead(503, { "content-type": "text/plain" }).end("no healthy gateway instance\n");
+    return;
+  }
+  const headers = withoutHopByHop(request.headers);
+  const outgoing = http.request(new URL(request.url ?? "/", upstream.url), { method: request.method, headers, agent: false });
+  outgoing.once("error", () => {
+    if (!response.headersSent) forward(request, response, body, candidates, streams);
+    else response.destroy();
+  });
+  outgoing.once("response", (incoming) => {
+    if (request.url?.startsWith("/events") && incoming.statusCode === 200) {
+      const lastEventId = request.headers["last-event-id"];
+      streams.push({ upstream: upstream.name, lastEventId: typeof lastEventId === "string" ? lastEventId : undefined, at: Date.now() });
+    }
+    response.writeHead(incoming.statusCode ?? 502, withoutHopByHop(incoming.headers));
+    response.flushHeaders();
+    incoming.pipe(response);
+    // An instance that dies mid-stream must look dead to the browser too.
+    incoming.once("close", () => {
+      if (!incoming.complete) response.destroy();
+    });
+  });
+  response.once("close", () => outgoing.destroy());
+  outgoing.end(body);
+}
+
+function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())));
+}
