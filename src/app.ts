@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import fastifyCookie from "@fastify/cookie";
 import fastifyCors from "@fastify/cors";
 import type { Http2SecureServer } from "node:http2";
 import fastify, { type FastifyHttp2SecureOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
@@ -60,11 +59,12 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const verifier = createTokenVerifier(config.jwt, config.topicsClaim);
 
   installErrorHandler(app, (code) => metrics.authFailure(code));
-  app.addHook("onRequest", async (request, reply) => {
+  app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
+    done();
   });
-  await app.register(fastifyCookie);
-  await app.register(fastifyCors, { origin: config.corsOrigins.length > 0 ? [...config.corsOrigins] : false, credentials: true });
+  // Without allowed origins there is nothing to answer: no CORS hook runs on every request.
+  if (config.corsOrigins.length > 0) await app.register(fastifyCors, { origin: [...config.corsOrigins], credentials: true });
   await app.register(healthRoutes, { checks: readinessChecks(hub, bus, sources), registry: metrics.registry });
   await app.register(eventsRoute, { hub, verifier, maxTopicsPerStream: config.maxTopicsPerStream });
   await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes });

@@ -1,4 +1,4 @@
-import "@fastify/cookie";
+import { parseCookie } from "cookie";
 import type { FastifyRequest } from "fastify";
 import { AuthError } from "../auth/auth-error.ts";
 
@@ -18,7 +18,9 @@ export function bearerToken(request: FastifyRequest): string | undefined {
  * (EventSource cannot set headers), else the access_token cookie.
  */
 export function subscriberToken(request: FastifyRequest<{ Querystring: { access_token?: string } }>): string {
-  const token = bearerToken(request) ?? request.query.access_token ?? request.cookies[TOKEN_COOKIE];
+  // Cookies are parsed here, for this one route, rather than by a hook on every request.
+  const cookies = request.headers.cookie;
+  const token = bearerToken(request) ?? request.query.access_token ?? (cookies ? parseCookie(cookies)[TOKEN_COOKIE] : undefined);
   if (token === undefined || token === "") {
     throw new AuthError(
       401,
