@@ -4,7 +4,8 @@ import type { GatewayStackProps } from "./gateway-stack.ts";
 import type { JwtConfiguration } from "./jwt-settings.ts";
 
 /** Events of this detail-type reach the gateway unless the eventPattern context says otherwise. */
-export const DEFAULT_EVENT_PATTERN = { "detail-type": ["sse-gateway.publish"] };
+/** Events whose source starts with "app." (as in the compose stack): teams name their own pattern. */
+export const DEFAULT_EVENT_PATTERN = { source: [{ prefix: "app." }] };
 
 /**
  * Stack settings from CDK context (`-c key=value` or the "context" of cdk.json). Values on the

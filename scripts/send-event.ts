@@ -10,7 +10,7 @@ const USAGE = `Sends one event, in the envelope an EventBridge rule gives it, to
 
   --user ID      recipient user (repeatable)      --topic NAME   recipient topic (repeatable)
   --type TYPE    the detail-type (SSE event type)  --data JSON    the detail (an object)
-  --source NAME  the event source (default sse-gateway.send-event)
+  --source NAME  the event source (default app.send-event, which the compose and CDK rules match)
   --id ID        the event id, the idempotency key (default: a new UUID)
 
 Environment: SQS_QUEUE_URL, AWS_REGION, SQS_ENDPOINT (emulators), AWS credentials as the SDK finds them.`;
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
       topic: { type: "string", multiple: true, default: [] },
       type: { type: "string" },
       data: { type: "string", default: "{}" },
-      source: { type: "string", default: "sse-gateway.send-event" },
+      source: { type: "string", default: "app.send-event" },
       id: { type: "string" },
       help: { type: "boolean", default: false },
     },
