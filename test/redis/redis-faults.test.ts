@@ -108,7 +108,7 @@ describe("Redis faults", { skip, timeout: 90_000 }, () => {
         assert.deepEqual(stream.connection.events.filter((event) => !dataEvents(event)), []);
         assert.equal(stream.ended, false, "the stream stayed open through the outage");
       }
-      assert.equal((await readyz(a)).status, 200);
+      await eventually(async () => (await readyz(a)).status === 200, 5000, "ready again after the outage");
     } finally {
       for (const stream of streams) stream.connection.close();
       await group.stop();
