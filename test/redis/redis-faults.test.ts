@@ -5,17 +5,11 @@ import { comparePositions, parseEventId } from "../../src/events/event-id.ts";
 import { REFETCH_EVENT } from "../../src/hub/hub.ts";
 import { publish, token } from "../support/gateway.ts";
 import { startGatewayGroup, type GatewayGroup } from "../support/redis-cluster.ts";
-import { canControlRedis, startTestRedis } from "../support/redis-server.ts";
+import { killableRedisSkipReason, startTestRedis } from "../support/redis-server.ts";
 import { connectSse, type ReceivedEvent, type SseConnection } from "../support/sse-client.ts";
 import { eventually, readyz } from "../support/wait.ts";
 
-// These tests kill and restart Redis, so they need a redis-server this harness spawns itself.
-const skip =
-  process.env.REDIS_URL !== undefined
-    ? "REDIS_URL is set: fault tests need a redis-server they can kill (unset REDIS_URL, install redis-server)"
-    : !canControlRedis() && !process.env.CI
-      ? "redis-server is not installed (Debian: apt-get install -y redis-server)"
-      : false;
+const skip = killableRedisSkipReason();
 
 const dataEvents = (event: ReceivedEvent) => !event.event?.startsWith("gateway.");
 const sequence = (events: readonly ReceivedEvent[]) => events.filter(dataEvents).map((event) => JSON.parse(event.data).n as number);

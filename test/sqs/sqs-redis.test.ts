@@ -3,17 +3,11 @@ import { after, before, describe, test } from "node:test";
 import { connectSse, type SseConnection } from "../support/sse-client.ts";
 import { token } from "../support/gateway.ts";
 import { startGatewayGroup, type GatewayGroup } from "../support/redis-cluster.ts";
-import { canControlRedis, startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { killableRedisSkipReason, startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { eventBridgeEvent, metricValue, startSqs, untilQueueEmpty, userEvents, type TestSqs } from "../support/sqs.ts";
 import { eventually, readyz } from "../support/wait.ts";
 
-// Killing Redis needs a redis-server this harness spawns itself.
-const skip =
-  process.env.REDIS_URL !== undefined
-    ? "REDIS_URL is set: these tests need a redis-server they can kill (unset REDIS_URL, install redis-server)"
-    : !canControlRedis() && !process.env.CI
-      ? "redis-server is not installed (Debian: apt-get install -y redis-server)"
-      : false;
+const skip = killableRedisSkipReason();
 
 const indices = (connection: SseConnection, type: string) =>
   connection.events.filter((event) => event.event === type).map((event) => JSON.parse(event.data).index as number);

@@ -44,6 +44,18 @@ export function canControlRedis(): boolean {
   return !process.env.REDIS_URL && hasRedisServerBinary();
 }
 
+/**
+ * For tests that kill and restart Redis: why they must be skipped here, or false. They need a
+ * redis-server this harness spawns itself; in CI a missing one is a failure, not a skip.
+ */
+export function killableRedisSkipReason(): string | false {
+  if (process.env.REDIS_URL !== undefined) {
+    return "REDIS_URL is set: these tests need a redis-server they can kill (unset REDIS_URL, install redis-server)";
+  }
+  if (!canControlRedis() && !process.env.CI) return "redis-server is not installed (Debian: apt-get install -y redis-server)";
+  return false;
+}
+
 function external(url: string): TestRedis {
   const unsupported = async () => {
     throw new Error("a Redis given by REDIS_URL cannot be killed or restarted by the tests");
