@@ -49,6 +49,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     maxBufferBytes: config.maxStreamBufferBytes,
     maxConnections: config.maxConnections,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
+    maxOpensPerUserPerMinute: config.maxOpensPerUserPerMinute,
     retryMs: config.retryMs,
     onFanOut: (event) => metrics.fannedOut(event),
     onError: (message, error) => app.log.warn({ err: error }, message),

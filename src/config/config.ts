@@ -20,6 +20,7 @@ export interface GatewayConfig {
   readonly corsOrigins: readonly string[];
   readonly maxConnections: number;
   readonly maxConnectionsPerUser: number;
+  readonly maxOpensPerUserPerMinute: number;
   readonly maxTopicsPerStream: number;
   readonly maxEventBytes: number;
   readonly maxStreamBufferBytes: number;
@@ -61,6 +62,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     corsOrigins: readOrigins(read),
     maxConnections: read.integer("MAX_CONNECTIONS", 10_000, 1),
     maxConnectionsPerUser: read.integer("MAX_CONNECTIONS_PER_USER", 10, 1),
+    maxOpensPerUserPerMinute: read.integer("MAX_STREAM_OPENS_PER_USER_PER_MINUTE", 60, 1),
     maxTopicsPerStream: read.integer("MAX_TOPICS_PER_STREAM", 20, 0, 1000),
     maxEventBytes: read.integer("MAX_EVENT_BYTES", 65_536, 256, 16 * 1024 * 1024),
     maxStreamBufferBytes: read.integer("MAX_STREAM_BUFFER_BYTES", 262_144, 4096),

@@ -4,6 +4,7 @@ import type { GatewayEvent } from "../events/event.ts";
 import { ExpiryWheel } from "./expiry-wheel.ts";
 import { HEARTBEAT_FRAME, controlFrame, eventFrame, retryFrame } from "./frames.ts";
 import { Rotation } from "./heartbeat-rotation.ts";
+import { OpenRate } from "./open-rate.ts";
 import { Subscriber } from "./subscriber.ts";
 
 export interface HubOptions {
@@ -12,6 +13,8 @@ export interface HubOptions {
   readonly maxBufferBytes: number;
   readonly maxConnections: number;
   readonly maxConnectionsPerUser: number;
+  /** Streams one user may open per minute on this instance (reconnect loops, scripted floods). */
+  readonly maxOpensPerUserPerMinute: number;
   /** The `retry:` hint sent on connect, in ms. */
   readonly retryMs: number;
   /** Called after each event's fan-out with how many streams it was written to. */
@@ -46,6 +49,7 @@ export class Hub implements BusListener {
   readonly #perUser = new Map<string, number>();
   readonly #rotation = new Rotation<Subscriber>();
   readonly #expiry: ExpiryWheel<Subscriber>;
+  readonly #openRate: OpenRate;
   readonly #timers: NodeJS.Timeout[];
   readonly #retryFrame: Buffer;
   #tick = 0;
@@ -57,6 +61,7 @@ export class Hub implements BusListener {
     this.#now = options.now ?? Date.now;
     this.#retryFrame = retryFrame(options.retryMs);
     this.#expiry = new ExpiryWheel(this.#now() / 1000);
+    this.#openRate = new OpenRate(options.maxOpensPerUserPerMinute, this.#now);
     this.#timers = [
       setInterval(() => this.#heartbeatTick(), options.heartbeatIntervalMs / HEARTBEAT_SLICES),
       setInterval(() => this.#expireTokens(), 1000),
@@ -82,6 +87,8 @@ export class Hub implements BusListener {
     if ((this.#perUser.get(userId) ?? 0) >= this.#options.maxConnectionsPerUser) {
       return { status: 429, reason: "too many open streams for this user", retryAfterSeconds: 10 };
     }
+    const wait = this.#openRate.take(userId);
+    if (wait > 0) return { status: 429, reason: "this user opened too many streams in the last minute", retryAfterSeconds: wait };
     return undefined;
   }
 

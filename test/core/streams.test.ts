@@ -130,3 +130,28 @@ describe("stream lifetime", () => {
     again.close();
   });
 });
+
+describe("stream opens per minute", () => {
+  let gw: RunningGateway;
+  before(async () => {
+    gw = await startGateway({ MAX_STREAM_OPENS_PER_USER_PER_MINUTE: "3" });
+  });
+  after(() => gw.stop());
+
+  it("answers 429 with Retry-After to a user who opens too many streams in a minute", async () => {
+    const user = await token({ sub: "rita" });
+    for (let i = 0; i < 3; i++) {
+      const stream = await connectSse(gw.url, { token: user });
+      assert.equal(stream.status, 200);
+      stream.close();
+    }
+    const refused = await connectSse(gw.url, { token: user });
+    assert.equal(refused.status, 429);
+    assert.match(JSON.parse(await refused.body).message, /last minute/);
+    const retryAfter = Number(refused.headers["retry-after"]);
+    assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    const other = await connectSse(gw.url, { token: await token({ sub: "sam" }) });
+    assert.equal(other.status, 200, "other users are not held back");
+    other.close();
+  });
+});

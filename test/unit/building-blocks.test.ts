@@ -96,3 +96,18 @@ describe("configuration", () => {
     });
   }
 });
+
+describe("stream opens per user and minute", () => {
+  it("refuses past the limit until the minute turns, per user", async () => {
+    const { OpenRate } = await import("../../src/hub/open-rate.ts");
+    let now = 1_000_000;
+    const rate = new OpenRate(2, () => now);
+    assert.equal(rate.take("a"), 0);
+    assert.equal(rate.take("a"), 0);
+    assert.equal(rate.take("b"), 0, "another user has a count of its own");
+    now += 15_000;
+    assert.equal(rate.take("a"), 45, "seconds until the window ends");
+    now += 45_000;
+    assert.equal(rate.take("a"), 0, "a new minute");
+  });
+});
