@@ -87,6 +87,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     async shutdown() {
       clearInterval(emfTimer);
       app.log.info("draining: sources stop first, then streams close over %d ms", config.shutdownGraceMs);
+      // Not ready at once, even while the sources are still settling what they hold.
+      hub.refuseNewStreams();
       // Every event a source took (and deleted from its queue) reaches the streams still open.
       await Promise.all(sources.map((source) => source.stop()));
       await hub.drain(config.shutdownGraceMs);

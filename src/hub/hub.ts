@@ -147,13 +147,18 @@ export class Hub implements BusListener {
     for (let i = 0; i < RESYNC_CONCURRENCY; i++) void next();
   }
 
+  /** From now on /readyz says not ready and new streams get 503; open streams go on. */
+  refuseNewStreams(): void {
+    this.#draining = true;
+  }
+
   /**
    * Stops admitting streams and closes the open ones in batches spread over graceMs, each told
    * to come back after a random delay within that window, so that a rolling deploy does not
    * make every client reconnect in the same second.
    */
   async drain(graceMs: number): Promise<void> {
-    this.#draining = true;
+    this.refuseNewStreams();
     const subscribers = [...this.#rotation.all()];
     const stepMs = 100;
     const steps = Math.max(1, Math.floor((graceMs * 0.8) / stepMs));
