@@ -1,7 +1,7 @@
 import { EventIdClock, comparePositions, formatEventId, type EventPosition } from "../events/event-id.ts";
 import type { EventDraft, GatewayEvent } from "../events/event.ts";
 import type { Health } from "../health.ts";
-import type { BusListener, EventBus, HistoryRead, PublishResult } from "./event-bus.ts";
+import type { BusListener, EventBus, HistoryPage, PageLimits, PublishResult } from "./event-bus.ts";
 import type { RetentionOptions } from "./retention.ts";
 
 interface ChannelLog {
@@ -64,9 +64,9 @@ export class MemoryBus implements EventBus {
     return { id: event.id, duplicate: false };
   }
 
-  async readSince(channels: readonly string[], after: EventPosition): Promise<HistoryRead> {
+  async readPage(channels: readonly string[], after: EventPosition, limits: PageLimits): Promise<HistoryPage> {
     const head = this.#clock.last;
-    if (comparePositions(after, this.#epoch) < 0) return { events: [], complete: false, head };
+    if (comparePositions(after, this.#epoch) < 0) return { events: [], complete: false, more: false, head };
     const oldestKept = this.#now() - this.#retention.maxAgeMs;
     const found = new Map<string, GatewayEvent>();
     let complete = true;
@@ -85,8 +85,10 @@ export class MemoryBus implements EventBus {
         found.set(log.events[i]!.id, log.events[i]!);
       }
     }
+    if (!complete) return { events: [], complete, more: false, head };
     const events = [...found.values()].sort(comparePositions);
-    return { events, complete, head };
+    const page = takePage(events, limits);
+    return { events: page, complete, more: page.length < events.length, head };
   }
 
   async head(): Promise<EventPosition> {
@@ -139,4 +141,17 @@ export class MemoryBus implements EventBus {
       if (entry.expiresAt <= now) this.#recentKeys.delete(key);
     }
   }
+}
+
+/** The first events that fit the limits; at least one when there is one. */
+function takePage(events: readonly GatewayEvent[], limits: PageLimits): GatewayEvent[] {
+  const page: GatewayEvent[] = [];
+  let bytes = 0;
+  for (const event of events) {
+    if (page.length >= limits.maxEvents) break;
+    bytes += event.dataJson.length;
+    if (page.length > 0 && bytes > limits.maxBytes) break;
+    page.push(event);
+  }
+  return page;
 }

@@ -4,7 +4,7 @@ import type { RedisConfig } from "../config/config.ts";
 import { ORIGIN, comparePositions, formatEventId, parseEventId, type EventPosition } from "../events/event-id.ts";
 import type { EventDraft, GatewayEvent } from "../events/event.ts";
 import type { Health } from "../health.ts";
-import { BusUnavailableError, type BusListener, type EventBus, type HistoryRead, type PublishResult } from "./event-bus.ts";
+import { BusUnavailableError, type BusListener, type EventBus, type HistoryPage, type PageLimits, type PublishResult } from "./event-bus.ts";
 import { decodeStreamEntry, joinChannels, type StreamEntry } from "./redis/event-codec.ts";
 import { RedisKeys } from "./redis/keys.ts";
 import { LiveSubscriptions } from "./redis/live-subscriptions.ts";
@@ -99,7 +99,7 @@ export class RedisBus implements EventBus {
     return { id: reply[0], duplicate: reply[1] === 1 };
   }
 
-  async readSince(channels: readonly string[], after: EventPosition): Promise<HistoryRead> {
+  async readPage(channels: readonly string[], after: EventPosition, limits: PageLimits): Promise<HistoryPage> {
     try {
       // Live events of these channels must flow before history is read, or some could fall between.
       await this.#live.confirmed(channels);
@@ -114,7 +114,7 @@ export class RedisBus implements EventBus {
           this.#retention.maxAgeMs,
         ),
       )) as [number, string | null, ...StreamEntry[][]];
-      return toHistoryRead(reply);
+      return toHistoryPage(reply, limits);
     } catch (error) {
       this.#scheduleResync();
       throw error instanceof BusUnavailableError ? error : new BusUnavailableError(`Redis subscription failed: ${(error as Error).message}`);
@@ -180,9 +180,9 @@ export class RedisBus implements EventBus {
   }
 }
 
-function toHistoryRead([complete, head, ...perChannel]: [number, string | null, ...StreamEntry[][]]): HistoryRead {
+function toHistoryPage([complete, head, ...perChannel]: [number, string | null, ...StreamEntry[][]], limits: PageLimits): HistoryPage {
   const headPosition = (head && parseEventId(head)) || ORIGIN;
-  if (complete !== 1) return { events: [], complete: false, head: headPosition };
+  if (complete !== 1) return { events: [], complete: false, more: false, head: headPosition };
   const found = new Map<string, GatewayEvent>();
   for (const entries of perChannel) {
     for (const entry of entries) {
@@ -190,5 +190,7 @@ function toHistoryRead([complete, head, ...perChannel]: [number, string | null, 
       if (event) found.set(event.id, event);
     }
   }
-  return { events: [...found.values()].sort(comparePositions), complete: true, head: headPosition };
+  const events = [...found.values()].sort(comparePositions);
+  const page = events.slice(0, limits.maxEvents);
+  return { events: page, complete: true, more: page.length < events.length, head: headPosition };
 }

@@ -7,8 +7,16 @@ export interface EventDraft {
   readonly dataJson: string;
   /** Recipient channels (see channels.ts), without repeats. */
   readonly channels: readonly string[];
-  /** Publisher-supplied key: the same key within the idempotency window is delivered once. */
+  /**
+   * Publisher-supplied key, already scoped to the publisher by the caller: the same key within
+   * the idempotency window is delivered once.
+   */
   readonly idempotencyKey?: string;
+  /**
+   * A digest of what the event says (type, data, recipients), stored with the idempotency key: a
+   * repeat of the key with another fingerprint is a conflict, not a duplicate.
+   */
+  readonly fingerprint?: string;
 }
 
 /** An accepted event, as the bus hands it to the hub and to history readers. */

@@ -29,6 +29,8 @@ export type Refusal = { readonly status: 429 | 503; readonly reason: string; rea
 const HEARTBEAT_SLICES = 30;
 /** How many streams read history at once after the bus comes back. */
 const RESYNC_CONCURRENCY = 32;
+/** One history read of a catch-up returns at most this much. */
+const PAGE_LIMITS = { maxEvents: 500, maxBytes: 1 << 20 };
 
 /** Control event types (README, "Control events"). */
 export const REFETCH_EVENT = "gateway.refetch";
@@ -228,8 +230,15 @@ export class Hub implements BusListener {
       do {
         subscriber.catchUpAgain = false;
         subscriber.pendingOverflowed = false;
-        const history = await this.#bus.readSince(subscriber.channels, subscriber.position);
+        let history = await this.#bus.readPage(subscriber.channels, subscriber.position, PAGE_LIMITS);
         if (subscriber.closed) return;
+        while (history.complete && history.more) {
+          for (const event of history.events) {
+            if (subscriber.isNew(event)) this.#write(subscriber, eventFrame(event), event);
+          }
+          history = await this.#bus.readPage(subscriber.channels, subscriber.position, PAGE_LIMITS);
+          if (subscriber.closed) return;
+        }
         if (!history.complete) {
           subscriber.position = history.head;
           this.#write(subscriber, controlFrame(REFETCH_EVENT, { reason: "history-gap" }, formatEventId(history.head)));
