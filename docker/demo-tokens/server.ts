@@ -3,11 +3,13 @@
 // gateway replicas (which run in production mode and have no /dev/token).
 import { createServer } from "node:http";
 import { signDevToken } from "../../src/auth/dev-tokens.ts";
+import { jwtSecretsFrom } from "../../src/config/config.ts";
 
 const MAX_TTL_SECONDS = 86_400;
 const secret = process.env.JWT_SECRET;
 if (!secret) throw new Error("JWT_SECRET is required");
-const key = new TextEncoder().encode(secret);
+// A comma list during a rotation: the first secret signs, as the gateway expects.
+const [key] = jwtSecretsFrom(secret) as [Uint8Array];
 
 async function tokenFor(query: URLSearchParams): Promise<string> {
   const ttl = Math.min(Math.max(Number(query.get("ttl") ?? 3600) || 3600, 1), MAX_TTL_SECONDS);

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import type { JwtConfig } from "../config/config.ts";
 import { AuthError } from "./auth-error.ts";
 import { VerifiedTokenCache } from "./verified-token-cache.ts";
@@ -21,7 +21,7 @@ export interface TokenVerifier {
 const ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"];
 
 export function createTokenVerifier(config: JwtConfig, topicsClaim: string): TokenVerifier {
-  const key = verificationKey(config);
+  const keys = verificationKeys(config);
   const options = {
     algorithms: config.kind === "jwks" ? ASYMMETRIC_ALGORITHMS : ["HS256"],
     issuer: config.kind === "ephemeral" ? undefined : config.issuer,
@@ -34,8 +34,7 @@ export function createTokenVerifier(config: JwtConfig, topicsClaim: string): Tok
       if (known) return known;
       let payload: JWTPayload;
       try {
-        // jose accepts either a key or a key resolver; the union needs a cast at this one call.
-        ({ payload } = await jwtVerify(token, (await key) as CryptoKey, options));
+        ({ payload } = await verifyWithAny(token, await keys, options));
       } catch (error) {
         throw explain(error);
       }
@@ -48,12 +47,32 @@ export function createTokenVerifier(config: JwtConfig, topicsClaim: string): Tok
 }
 
 /**
- * The HMAC secret is imported into a CryptoKey once: handed over as bytes, jose would import it
+ * HMAC secrets are imported into CryptoKeys once: handed over as bytes, jose would import them
  * again for every token, which profiling showed as a large share of the CPU of a publish.
  */
-function verificationKey(config: JwtConfig): Promise<CryptoKey | JWTVerifyGetKey> {
-  if (config.kind === "jwks") return Promise.resolve(createRemoteJWKSet(config.jwksUrl));
-  return crypto.subtle.importKey("raw", config.secret as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+function verificationKeys(config: JwtConfig): Promise<(CryptoKey | JWTVerifyGetKey)[]> {
+  if (config.kind === "jwks") return Promise.resolve([createRemoteJWKSet(config.jwksUrl)]);
+  const secrets = config.kind === "secret" ? config.secrets : [config.secret];
+  return Promise.all(secrets.map((secret) =>
+    crypto.subtle.importKey("raw", secret as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["verify"])));
+}
+
+/**
+ * During a JWT_SECRET rotation a valid token may be signed with any listed key: a signature that
+ * does not match moves on to the next key; any other verdict (expired, wrong audience) is final.
+ */
+async function verifyWithAny(token: string, keys: readonly (CryptoKey | JWTVerifyGetKey)[], options: JWTVerifyOptions) {
+  let mismatch: unknown;
+  for (const key of keys) {
+    try {
+      // jose accepts either a key or a key resolver; the union needs a cast at this one call.
+      return await jwtVerify(token, key as CryptoKey, options);
+    } catch (error) {
+      if (!(error instanceof errors.JWSSignatureVerificationFailed)) throw error;
+      mismatch = error;
+    }
+  }
+  throw mismatch;
 }
 
 function toPrincipal(payload: JWTPayload, topicsClaim: string): Principal {

@@ -3,7 +3,8 @@ import { ConfigError, EnvReader } from "./env-reader.ts";
 import { readSqs, type SqsConfig } from "./sqs-config.ts";
 
 export type JwtConfig =
-  | { readonly kind: "secret"; readonly secret: Uint8Array; readonly issuer?: string; readonly audience?: string }
+  /** HS256 with JWT_SECRET, a comma list: the first signs, all verify (so a rotation cuts no one off). */
+  | { readonly kind: "secret"; readonly secrets: readonly Uint8Array[]; readonly issuer?: string; readonly audience?: string }
   | { readonly kind: "jwks"; readonly jwksUrl: URL; readonly issuer: string; readonly audience: string }
   /** Development only: a secret made at start, printed tokens, and /dev/token. */
   | { readonly kind: "ephemeral"; readonly secret: Uint8Array };
@@ -45,6 +46,8 @@ export interface RedisConfig {
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const MIN_SECRET_BYTES = 32;
+/** The rotation in the README needs three (next, current, previous); each more costs an HMAC per bad token. */
+const MAX_SECRETS = 4;
 
 /** Reads and checks the whole configuration; throws ConfigError naming the first wrong variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, randomSecret: () => Uint8Array): GatewayConfig {
@@ -87,13 +90,7 @@ function readJwt(read: EnvReader, production: boolean, randomSecret: () => Uint8
   if (secret !== undefined && jwksUrl !== undefined) {
     throw new ConfigError("set either JWT_SECRET (HS256) or JWKS_URL (RS/ES keys), not both");
   }
-  if (secret !== undefined) {
-    const bytes = new TextEncoder().encode(secret);
-    if (bytes.length < MIN_SECRET_BYTES) {
-      throw new ConfigError(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes long for HS256, got ${bytes.length}`);
-    }
-    return { kind: "secret", secret: bytes, issuer, audience };
-  }
+  if (secret !== undefined) return { kind: "secret", secrets: jwtSecretsFrom(secret), issuer, audience };
   if (jwksUrl !== undefined) {
     if (issuer === undefined || audience === undefined) {
       throw new ConfigError("JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE, so that tokens minted for other apps are refused");
@@ -106,6 +103,23 @@ function readJwt(read: EnvReader, production: boolean, randomSecret: () => Uint8
     );
   }
   return { kind: "ephemeral", secret: randomSecret() };
+}
+
+/**
+ * The keys of a JWT_SECRET value: a comma list, the signing key first, then keys that still verify.
+ * Exported for the local stack's token service, which signs with the first one.
+ */
+export function jwtSecretsFrom(value: string): Uint8Array[] {
+  const items = value.split(",").map((item) => item.trim());
+  if (items.length > MAX_SECRETS) throw new ConfigError(`JWT_SECRET may list at most ${MAX_SECRETS} secrets, got ${items.length}`);
+  return items.map((item, index) => {
+    const bytes = new TextEncoder().encode(item);
+    if (bytes.length < MIN_SECRET_BYTES) {
+      const which = items.length === 1 ? "" : ` (secret ${index + 1} of ${items.length} in the comma list)`;
+      throw new ConfigError(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes long for HS256${which}, got ${bytes.length}`);
+    }
+    return bytes;
+  });
 }
 
 function readOrigins(read: EnvReader): string[] {
