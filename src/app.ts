@@ -51,6 +51,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     maxOpensPerUserPerMinute: config.maxOpensPerUserPerMinute,
     retryMs: config.retryMs,
+    retryJitterMs: config.retryJitterMs,
     onFanOut: (event) => metrics.fannedOut(event),
     onError: (message, error) => app.log.warn({ err: error }, message),
   });
@@ -66,7 +67,11 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   });
   // Without allowed origins there is nothing to answer: no CORS hook runs on every request.
   if (config.corsOrigins.length > 0) await app.register(fastifyCors, { origin: [...config.corsOrigins], credentials: true });
-  await app.register(healthRoutes, { checks: readinessChecks(hub, bus, sources), registry: metrics.registry });
+  await app.register(healthRoutes, {
+    checks: readinessChecks(hub, bus, sources),
+    draining: () => hub.draining,
+    registry: metrics.registry,
+  });
   await app.register(eventsRoute, { hub, verifier, maxTopicsPerStream: config.maxTopicsPerStream });
   await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes });
   await app.register(demoRoutes);

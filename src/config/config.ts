@@ -18,6 +18,7 @@ export interface GatewayConfig {
   readonly topicsClaim: string;
   readonly heartbeatIntervalMs: number;
   readonly retryMs: number;
+  readonly retryJitterMs: number;
   readonly corsOrigins: readonly string[];
   readonly maxConnections: number;
   readonly maxConnectionsPerUser: number;
@@ -62,6 +63,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     topicsClaim: read.string("JWT_TOPICS_CLAIM") ?? "topics",
     heartbeatIntervalMs: read.integer("HEARTBEAT_INTERVAL_MS", 15_000, 1000, 300_000),
     retryMs: read.integer("RETRY_MS", 3000, 100, 600_000),
+    retryJitterMs: read.integer("RETRY_JITTER_MS", 5000, 0, 600_000),
     corsOrigins: readOrigins(read),
     maxConnections: read.integer("MAX_CONNECTIONS", 10_000, 1),
     maxConnectionsPerUser: read.integer("MAX_CONNECTIONS_PER_USER", 10, 1),

@@ -15,8 +15,9 @@ export interface HubOptions {
   readonly maxConnectionsPerUser: number;
   /** Streams one user may open per minute on this instance (reconnect loops, scripted floods). */
   readonly maxOpensPerUserPerMinute: number;
-  /** The `retry:` hint sent on connect, in ms. */
+  /** The `retry:` hint sent on connect is retryMs plus a random share of retryJitterMs, per stream. */
   readonly retryMs: number;
+  readonly retryJitterMs: number;
   /** Called after each event's fan-out with how many streams it was written to. */
   readonly onFanOut?: (event: GatewayEvent, deliveries: number) => void;
   readonly onError?: (message: string, error: unknown) => void;
@@ -25,7 +26,7 @@ export interface HubOptions {
 
 export type Refusal = { readonly status: 429 | 503; readonly reason: string; readonly retryAfterSeconds: number };
 
-/** Heartbeat ticks per interval: each tick serves 1/HEARTBEAT_SLICES of the streams. */
+/** Heartbeat ticks per interval: a quiet stream gets its heartbeat within one tick of the interval. */
 const HEARTBEAT_SLICES = 30;
 /** How many streams read history at once after the bus comes back. */
 const RESYNC_CONCURRENCY = 32;
@@ -49,19 +50,16 @@ export class Hub implements BusListener {
   readonly #now: () => number;
   readonly #byChannel = new Map<string, Set<Subscriber>>();
   readonly #perUser = new Map<string, number>();
-  readonly #rotation = new Rotation<Subscriber>();
+  readonly #rotation = new Rotation<Subscriber>(HEARTBEAT_SLICES);
   readonly #expiry: ExpiryWheel<Subscriber>;
   readonly #openRate: OpenRate;
   readonly #timers: NodeJS.Timeout[];
-  readonly #retryFrame: Buffer;
-  #tick = 0;
   #draining = false;
 
   constructor(bus: EventBus, options: HubOptions) {
     this.#bus = bus;
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#retryFrame = retryFrame(options.retryMs);
     this.#expiry = new ExpiryWheel(this.#now() / 1000);
     this.#openRate = new OpenRate(options.maxOpensPerUserPerMinute, this.#now);
     this.#timers = [
@@ -100,7 +98,9 @@ export class Hub implements BusListener {
    */
   async open(subscriber: Subscriber, resumeFrom?: EventPosition): Promise<void> {
     const newChannels = this.#register(subscriber);
-    subscriber.sink.write(this.#retryFrame);
+    // Jittered per stream: an abrupt cut (a crash, the load balancer, a lost zone) ends many
+    // streams at once, and their reconnects should not arrive at once.
+    subscriber.sink.write(retryFrame(this.#options.retryMs + Math.random() * this.#options.retryJitterMs));
     // Without Last-Event-ID a stream starts at the newest id issued, wherever it was issued, so
     // that after a bus outage it is caught up from there and from nothing older. While the bus is
     // down, the local clock stands in for it (ids are milliseconds of clocks kept in sync).
@@ -193,7 +193,6 @@ export class Hub implements BusListener {
     }
     this.#perUser.set(subscriber.userId, (this.#perUser.get(subscriber.userId) ?? 0) + 1);
     this.#rotation.add(subscriber);
-    subscriber.lastWriteTick = this.#tick;
     if (subscriber.expiresAt !== undefined) this.#expiry.add(subscriber, subscriber.expiresAt);
     subscriber.sink.onClose(() => this.#unregister(subscriber));
     return newChannels;
@@ -271,7 +270,7 @@ export class Hub implements BusListener {
     if (subscriber.closed) return;
     subscriber.sink.write(frame);
     if (position) subscriber.position = position;
-    subscriber.lastWriteTick = this.#tick;
+    subscriber.lastWriteTick = this.#rotation.tick;
     if (subscriber.sink.bufferedBytes > this.#options.maxBufferBytes) {
       this.stats.slowClientDisconnects++;
       this.#unregister(subscriber);
@@ -280,11 +279,7 @@ export class Hub implements BusListener {
   }
 
   #heartbeatTick(): void {
-    this.#tick++;
-    const quietSince = this.#tick - HEARTBEAT_SLICES;
-    this.#rotation.advance(HEARTBEAT_SLICES, (subscriber) => {
-      if (subscriber.lastWriteTick <= quietSince) this.#write(subscriber, HEARTBEAT_FRAME);
-    });
+    this.#rotation.advance((subscriber) => this.#write(subscriber, HEARTBEAT_FRAME));
   }
 
   #expireTokens(): void {

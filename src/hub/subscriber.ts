@@ -24,7 +24,8 @@ export class Subscriber {
   catchUpAgain = false;
   /** Hub tick of the last write, to skip heartbeats on busy streams. */
   lastWriteTick = 0;
-  /** Index in the hub's heartbeat rotation, kept for O(1) removal. */
+  /** Place in the hub's heartbeat rotation, kept for O(1) removal. */
+  rotationBucket = -1;
   rotationIndex = -1;
   closed = false;
 

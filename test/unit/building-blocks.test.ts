@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { describe, it } from "node:test";
 import { matchesPattern } from "../../src/auth/topic-patterns.ts";
 import { EventIdClock, comparePositions, formatEventId, parseEventId } from "../../src/events/event-id.ts";
@@ -42,16 +43,45 @@ describe("event ids", () => {
 });
 
 describe("heartbeat rotation", () => {
-  it("visits every member once per full turn and survives removals", () => {
-    const rotation = new Rotation<{ rotationIndex: number; name: string }>();
-    const members = Array.from({ length: 10 }, (_, i) => ({ rotationIndex: -1, name: `m${i}` }));
-    for (const member of members) rotation.add(member);
-    rotation.remove(members[3]!);
-    const seen: string[] = [];
-    for (let i = 0; i < 3; i++) rotation.advance(3, (member) => seen.push(member.name));
-    assert.equal(seen.length, 9);
-    assert.equal(new Set(seen).size, 9);
-    assert.ok(!seen.includes("m3"));
+  type Member = { lastWriteTick: number; rotationBucket: number; rotationIndex: number; lastByte: number };
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant("add" as const), count: fc.integer({ min: 1, max: 50 }) }),
+    fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant("write" as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant("tick" as const) }),
+  );
+
+  it("beats each member once it has been quiet for the interval, never later and never a removed one", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.array(op, { maxLength: 600 }), (ticksPerInterval, ops) => {
+        const rotation = new Rotation<Member>(ticksPerInterval);
+        const members: Member[] = [];
+        for (const current of ops) {
+          if (current.kind === "add") {
+            for (let i = 0; i < current.count; i++) {
+              const member = { lastWriteTick: -1, rotationBucket: -1, rotationIndex: -1, lastByte: rotation.tick };
+              rotation.add(member);
+              members.push(member);
+            }
+          } else if (current.kind === "remove" && members.length > 0) {
+            rotation.remove(members.splice(current.pick % members.length, 1)[0]!);
+          } else if (current.kind === "write" && members.length > 0) {
+            const member = members[current.pick % members.length]!;
+            member.lastWriteTick = member.lastByte = rotation.tick;
+          } else if (current.kind === "tick") {
+            rotation.advance((member) => {
+              assert.ok(members.includes(member), "only members still in the rotation");
+              assert.ok(rotation.tick - member.lastByte >= ticksPerInterval, "a heartbeat only on a quiet member");
+              member.lastWriteTick = member.lastByte = rotation.tick;
+            });
+            for (const member of members) assert.ok(rotation.tick - member.lastByte <= ticksPerInterval);
+          }
+        }
+        assert.equal(rotation.size, members.length);
+        assert.deepEqual(new Set(rotation.all()), new Set(members));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
