@@ -1,7 +1,15 @@
 import { EventIdClock, comparePositions, formatEventId, type EventPosition } from "../events/event-id.ts";
 import type { EventDraft, GatewayEvent } from "../events/event.ts";
 import type { Health } from "../health.ts";
-import type { BusListener, EventBus, HistoryPage, PageLimits, PublishResult } from "./event-bus.ts";
+import {
+  ALL_EVENTS_CHANNEL,
+  IdempotencyConflictError,
+  type BusListener,
+  type EventBus,
+  type HistoryPage,
+  type PageLimits,
+  type PublishResult,
+} from "./event-bus.ts";
 import type { RetentionOptions } from "./retention.ts";
 
 interface ChannelLog {
@@ -20,7 +28,9 @@ export class MemoryBus implements EventBus {
   readonly #retention: RetentionOptions;
   readonly #now: () => number;
   readonly #logs = new Map<string, ChannelLog>();
-  readonly #recentKeys = new Map<string, { id: string; expiresAt: number }>();
+  readonly #recentKeys = new Map<string, { id: string; fingerprint?: string; expiresAt: number }>();
+  /** Channels some local stream watches: only their events go to the listener, as with Redis. */
+  readonly #watched = new Set<string>();
   /** History older than this position was never held by this process. */
   readonly #epoch: EventPosition;
   readonly #sweeper: NodeJS.Timeout;
@@ -42,7 +52,10 @@ export class MemoryBus implements EventBus {
   async publish(draft: EventDraft): Promise<PublishResult> {
     if (draft.idempotencyKey !== undefined) {
       const seen = this.#recentKeys.get(draft.idempotencyKey);
-      if (seen && seen.expiresAt > this.#now()) return { id: seen.id, duplicate: true };
+      if (seen && seen.expiresAt > this.#now()) {
+        if (seen.fingerprint !== draft.fingerprint) throw new IdempotencyConflictError(seen.id);
+        return { id: seen.id, duplicate: true };
+      }
     }
     const previous = this.#clock.last;
     const position = this.#clock.next();
@@ -56,11 +69,13 @@ export class MemoryBus implements EventBus {
     if (draft.idempotencyKey !== undefined) {
       this.#recentKeys.set(draft.idempotencyKey, {
         id: event.id,
+        ...(draft.fingerprint === undefined ? {} : { fingerprint: draft.fingerprint }),
         expiresAt: this.#now() + this.#retention.idempotencyWindowMs,
       });
     }
     for (const channel of event.channels) this.#append(channel, event, previous);
-    this.#listener?.deliver(event);
+    this.#append(ALL_EVENTS_CHANNEL, event, previous);
+    if (this.#isWatched(event)) this.#listener?.deliver(event);
     return { id: event.id, duplicate: false };
   }
 
@@ -95,9 +110,13 @@ export class MemoryBus implements EventBus {
     return this.#clock.last;
   }
 
-  async watch(): Promise<void> {}
+  async watch(channel: string): Promise<void> {
+    this.#watched.add(channel);
+  }
 
-  unwatch(): void {}
+  unwatch(channel: string): void {
+    this.#watched.delete(channel);
+  }
 
   health(): Health {
     return { ready: true };
@@ -105,6 +124,10 @@ export class MemoryBus implements EventBus {
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
+  }
+
+  #isWatched(event: GatewayEvent): boolean {
+    return this.#watched.has(ALL_EVENTS_CHANNEL) || event.channels.some((channel) => this.#watched.has(channel));
   }
 
   #append(channel: string, event: GatewayEvent, previous: EventPosition): void {
