@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Ajv } from "ajv";
 import { TOPIC_NAME_PATTERN, USER_ID_PATTERN, topicChannel, userChannel } from "./channels.ts";
 import type { EventDraft } from "./event.ts";
@@ -56,10 +57,14 @@ export function toEventDraft(request: PublishRequest, maxEventBytes: number): Ev
   if (Buffer.byteLength(dataJson) > maxEventBytes) {
     throw new PublishRequestError(`body.data is larger than MAX_EVENT_BYTES (${maxEventBytes} bytes)`);
   }
-  return {
-    type: request.type,
-    dataJson,
-    channels: [...users.map(userChannel), ...topics.map(topicChannel)],
-    idempotencyKey: request.id,
-  };
+  const channels = [...users.map(userChannel), ...topics.map(topicChannel)];
+  if (request.id === undefined) return { type: request.type, dataJson, channels };
+  return { type: request.type, dataJson, channels, idempotencyKey: request.id, fingerprint: fingerprint(request.type, dataJson, channels) };
+}
+
+/** A digest of what an event says; recipients in any order are the same event. */
+function fingerprint(type: string, dataJson: string, channels: readonly string[]): string {
+  return createHash("sha256")
+    .update(JSON.stringify([type, dataJson, [...channels].sort()]))
+    .digest("base64url");
 }

@@ -14,9 +14,20 @@ export class Publisher {
     this.#onPublished = onPublished;
   }
 
-  async publish(draft: EventDraft, source: EventSource): Promise<PublishResult> {
-    const result = await this.#bus.publish(draft);
+  /**
+   * `publisherId` (the publisher token's subject, for HTTP) and the source scope the idempotency
+   * key: two publishers that pick the same key never swallow each other's events.
+   */
+  async publish(draft: EventDraft, source: EventSource, publisherId?: string): Promise<PublishResult> {
+    const result = await this.#bus.publish(scopeIdempotencyKey(draft, source, publisherId));
     this.#onPublished(source, result);
     return result;
   }
+}
+
+function scopeIdempotencyKey(draft: EventDraft, source: EventSource, publisherId: string | undefined): EventDraft {
+  if (draft.idempotencyKey === undefined) return draft;
+  // JSON keeps the parts apart whatever characters the subject and the key hold.
+  const scope = publisherId === undefined ? [source] : [source, publisherId];
+  return { ...draft, idempotencyKey: JSON.stringify([...scope, draft.idempotencyKey]) };
 }

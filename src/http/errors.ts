@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from "fastify";
 import { AuthError } from "../auth/auth-error.ts";
-import { BusUnavailableError } from "../bus/event-bus.ts";
+import { BusUnavailableError, IdempotencyConflictError } from "../bus/event-bus.ts";
 import { PublishRequestError } from "../events/publish-request.ts";
 
 /** A request the client must change; `code` is stable for programs. */
@@ -27,6 +27,7 @@ export function installErrorHandler(app: FastifyInstance, onAuthFailure: (code: 
     if (error instanceof BusUnavailableError) {
       return reply.code(503).header("retry-after", "1").send({ error: "unavailable", message: error.message });
     }
+    if (error instanceof IdempotencyConflictError) return reply.code(409).send({ error: "idempotency_conflict", message: error.message });
     if (error.validation) return reply.code(400).send({ error: "invalid_request", message: error.message });
     if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
       return reply.code(413).send({ error: "too_large", message: "the body is larger than MAX_EVENT_BYTES" });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { AuthError } from "../auth/auth-error.ts";
-import { allowedByAny, userTarget } from "../auth/topic-patterns.ts";
+import { describeTarget, publishAllows, type PublishTarget } from "../auth/topic-patterns.ts";
 import type { TokenVerifier } from "../auth/token-verifier.ts";
 import { publishRequestSchema, toEventDraft, validatePublishRequest, type PublishRequest } from "../events/publish-request.ts";
 import type { Publisher } from "../events/publisher.ts";
@@ -29,12 +29,15 @@ export async function publishRoute(app: FastifyInstance, options: PublishRouteOp
       const principal = await verifier.verify(token);
       const patterns = principal.publishPatterns;
       if (patterns === undefined) throw new AuthError(403, "publish_not_allowed", "this token has no `publish` claim, so it cannot publish");
-      const targets = [...(request.body.users ?? []).map(userTarget), ...(request.body.topics ?? [])];
-      const refused = targets.find((target) => !allowedByAny(patterns, target));
+      const targets: PublishTarget[] = [
+        ...(request.body.users ?? []).map((name) => ({ kind: "user" as const, name })),
+        ...(request.body.topics ?? []).map((name) => ({ kind: "topic" as const, name })),
+      ];
+      const refused = targets.find((target) => !publishAllows(patterns, target));
       if (refused !== undefined) {
-        throw new AuthError(403, "publish_not_allowed", `the token's \`publish\` claim does not allow "${refused}"`);
+        throw new AuthError(403, "publish_not_allowed", `the token's \`publish\` claim does not allow "${describeTarget(refused)}"`);
       }
-      const result = await publisher.publish(toEventDraft(request.body, maxEventBytes), "http");
+      const result = await publisher.publish(toEventDraft(request.body, maxEventBytes), "http", principal.userId);
       return reply.code(202).send(result);
     },
   );
