@@ -9,7 +9,7 @@ import type { GatewayConfig } from "./config/config.ts";
 import { Publisher } from "./events/publisher.ts";
 import type { ReadinessCheck } from "./health.ts";
 import { demoRoutes, devTokenRoute } from "./http/demo-routes.ts";
-import { installErrorHandler } from "./http/errors.ts";
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandler } from "./http/errors.ts";
 import { eventsRoute } from "./http/events-route.ts";
 import { healthRoutes } from "./http/health-routes.ts";
 import { publishRoute } from "./http/publish-route.ts";
@@ -113,8 +113,13 @@ function createServer(config: GatewayConfig, logger: FastifyServerOptions["logge
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     forceCloseConnections: true,
+    // Errors fastify answers before any route runs get the gateway's one error shape too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+    // The failing schema travels with a validation error, so its description words the message.
+    ajv: { customOptions: { verbose: true } },
   };
-  if (!config.tls) return fastify(options);
+  if (!config.tls) return withJsonBodiesOnly(fastify(options));
   // HTTP/2 over TLS, with HTTP/1.1 for clients that do not offer h2 in ALPN. fastify's types
   // model the http2 server as another instance type; the routes use only what both share.
   const http2Options = {
@@ -122,7 +127,13 @@ function createServer(config: GatewayConfig, logger: FastifyServerOptions["logge
     http2: true,
     https: { allowHTTP1: true, cert: config.tls.cert, key: config.tls.key },
   } as FastifyHttp2SecureOptions<Http2SecureServer>;
-  return fastify(http2Options) as unknown as FastifyInstance;
+  return withJsonBodiesOnly(fastify(http2Options) as unknown as FastifyInstance);
+}
+
+/** Bodies are JSON or refused with 415: fastify's default text/plain parser would hand a string to the schema. */
+function withJsonBodiesOnly(app: FastifyInstance): FastifyInstance {
+  app.removeContentTypeParser("text/plain");
+  return app;
 }
 
 function readinessChecks(hub: Hub, bus: EventBus, sources: readonly IngestSource[]): ReadinessCheck[] {

@@ -16,5 +16,7 @@ export function topicChannel(topic: string): string {
 
 /** Topic names: letters, digits and . _ - / ; at most 200 characters. */
 export const TOPIC_NAME_PATTERN = "^[A-Za-z0-9._/-]{1,200}$";
+export const TOPIC_NAME_RULE = "1 to 200 letters, digits or . _ - /";
 /** User ids come from token subjects: any printable text without control characters. */
 export const USER_ID_PATTERN = "^[^\\u0000-\\u001f\\u007f]{1,256}$";
+export const USER_ID_RULE = "1 to 256 characters without control characters";

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Ajv } from "ajv";
-import { TOPIC_NAME_PATTERN, USER_ID_PATTERN, topicChannel, userChannel } from "./channels.ts";
+import { describeViolation } from "../validation-message.ts";
+import { TOPIC_NAME_PATTERN, TOPIC_NAME_RULE, USER_ID_PATTERN, USER_ID_RULE, topicChannel, userChannel } from "./channels.ts";
 import type { EventDraft } from "./event.ts";
 
 /** The body of POST /publish, and of a queue message in the gateway's own shape. */
@@ -19,12 +20,33 @@ export const publishRequestSchema = {
   additionalProperties: false,
   required: ["type"],
   properties: {
-    users: { type: "array", maxItems: MAX_RECIPIENTS, items: { type: "string", pattern: USER_ID_PATTERN } },
-    topics: { type: "array", maxItems: MAX_RECIPIENTS, items: { type: "string", pattern: TOPIC_NAME_PATTERN } },
+    users: {
+      type: "array",
+      maxItems: MAX_RECIPIENTS,
+      description: "User ids (token `sub`) whose private streams get the event",
+      items: { type: "string", pattern: USER_ID_PATTERN, description: USER_ID_RULE },
+    },
+    topics: {
+      type: "array",
+      maxItems: MAX_RECIPIENTS,
+      description: "Topics whose subscribers get the event",
+      items: { type: "string", pattern: TOPIC_NAME_PATTERN, description: TOPIC_NAME_RULE },
+    },
     // An SSE field value cannot hold a line break, and "gateway." types are the gateway's own.
-    type: { type: "string", pattern: "^(?!gateway\\.)[^\\u0000-\\u001f\\u007f:]{1,100}$" },
-    data: {},
-    id: { type: "string", pattern: "^[^\\u0000-\\u001f\\u007f]{1,200}$" },
+    type: {
+      type: "string",
+      minLength: 1,
+      maxLength: 100,
+      pattern: "^[^\\u0000-\\u001f\\u007f:]*$",
+      description: "1 to 100 characters without control characters or `:` (the SSE `event:` name)",
+      not: { pattern: "^gateway\\.", description: "the prefix `gateway.` is reserved for the gateway's own events" },
+    },
+    data: { description: "Any JSON; the SSE `data:` line" },
+    id: {
+      type: "string",
+      pattern: "^[^\\u0000-\\u001f\\u007f]{1,200}$",
+      description: "1 to 200 characters without control characters (an idempotency key)",
+    },
   },
 } as const;
 
@@ -34,7 +56,8 @@ export class PublishRequestError extends Error {
 }
 
 // Strict: no type coercion and no silent removal of unknown fields, unlike fastify's defaults.
-const ajv = new Ajv({ allErrors: false });
+// `verbose` hands the failing schema to the error, whose description words the message.
+const ajv = new Ajv({ allErrors: false, verbose: true });
 /** The validator of publish bodies, shared by the HTTP route and the queue sources. */
 export const validatePublishRequest = ajv.compile<PublishRequest>(publishRequestSchema);
 
@@ -42,8 +65,7 @@ export const validatePublishRequest = ajv.compile<PublishRequest>(publishRequest
 export function parsePublishRequest(value: unknown): PublishRequest {
   if (validatePublishRequest(value)) return value;
   const error = validatePublishRequest.errors?.[0];
-  const field = error?.instancePath ? `body${error.instancePath.replaceAll("/", ".")}` : "body";
-  throw new PublishRequestError(`${field} ${error?.message ?? "is invalid"}`);
+  throw new PublishRequestError(error ? describeViolation(error, "body") : "body is invalid");
 }
 
 /** Turns a checked body into a bus draft; rejects bodies with no recipient or too large a payload. */

@@ -2,12 +2,12 @@ import type { FastifyInstance } from "fastify";
 import { AuthError } from "../auth/auth-error.ts";
 import { allowedByAny } from "../auth/topic-patterns.ts";
 import type { TokenVerifier } from "../auth/token-verifier.ts";
-import { TOPIC_NAME_PATTERN, topicChannel, userChannel } from "../events/channels.ts";
+import { TOPIC_NAME_PATTERN, TOPIC_NAME_RULE, topicChannel, userChannel } from "../events/channels.ts";
 import { parseEventId, type EventPosition } from "../events/event-id.ts";
 import type { Hub } from "../hub/hub.ts";
 import { Subscriber } from "../hub/subscriber.ts";
 import { subscriberToken } from "./credentials.ts";
-import { BadRequestError } from "./errors.ts";
+import { ApiError } from "./errors.ts";
 import { openSseResponse } from "./sse-sink.ts";
 
 export interface EventsRouteOptions {
@@ -33,7 +33,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
           type: "object",
           properties: {
             access_token: { type: "string" },
-            topic: { type: "array", maxItems: maxTopicsPerStream, items: { type: "string", pattern: TOPIC_NAME_PATTERN } },
+            topic: { type: "array", maxItems: maxTopicsPerStream, items: { type: "string", pattern: TOPIC_NAME_PATTERN, description: TOPIC_NAME_RULE } },
             lastEventId: { type: "string" },
           },
         },
@@ -49,10 +49,8 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       const resumeFrom = resumePosition(request.headers["last-event-id"] ?? request.query.lastEventId);
       const refusal = hub.admit(principal.userId);
       if (refusal) {
-        return reply
-          .code(refusal.status)
-          .header("retry-after", String(refusal.retryAfterSeconds))
-          .send({ error: refusal.status === 429 ? "too_many_streams" : "unavailable", message: refusal.reason });
+        const code = refusal.status === 429 ? "too_many_streams" : "unavailable";
+        throw new ApiError(code, refusal.reason, { "retry-after": String(refusal.retryAfterSeconds) });
       }
       reply.hijack();
       const sink = openSseResponse(request.raw, reply.raw, reply.getHeaders());
@@ -66,6 +64,6 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
 function resumePosition(lastEventId: string | string[] | undefined): EventPosition | undefined {
   if (lastEventId === undefined || lastEventId === "") return undefined;
   const position = typeof lastEventId === "string" ? parseEventId(lastEventId) : undefined;
-  if (!position) throw new BadRequestError("invalid_last_event_id", "Last-Event-ID is not an id this gateway issued");
+  if (!position) throw new ApiError("invalid_last_event_id", "Last-Event-ID is not an id this gateway issued");
   return position;
 }
