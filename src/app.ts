@@ -58,7 +58,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   metrics.observeHub(hub);
   const publisher = new Publisher(bus, (source, result) => metrics.published(source, result));
   const sources = createSources(config, publisher, app.log, metrics);
-  const verifier = createTokenVerifier(config.jwt, config.topicsClaim);
+  const verifier = createTokenVerifier(config.jwt, config.topicsClaim, { maxLifetimeSeconds: config.maxTokenLifetimeS });
 
   installErrorHandler(app, (code) => metrics.authFailure(code));
   app.addHook("onRequest", (request, reply, done) => {

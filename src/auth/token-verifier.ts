@@ -1,6 +1,7 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import type { JwtConfig } from "../config/config.ts";
 import { AuthError } from "./auth-error.ts";
+import { KeySetUnavailableError, RemoteKeySet } from "./remote-key-set.ts";
 import { VerifiedTokenCache } from "./verified-token-cache.ts";
 
 /** Who a verified token speaks for and what it allows. */
@@ -20,7 +21,12 @@ export interface TokenVerifier {
 
 const ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"];
 
-export function createTokenVerifier(config: JwtConfig, topicsClaim: string): TokenVerifier {
+export interface TokenRules {
+  /** MAX_TOKEN_LIFETIME_S: tokens that live longer (from `iat`, or from now) are refused. */
+  readonly maxLifetimeSeconds?: number;
+}
+
+export function createTokenVerifier(config: JwtConfig, topicsClaim: string, rules: TokenRules = {}): TokenVerifier {
   const keys = verificationKeys(config);
   const options = {
     algorithms: config.kind === "jwks" ? ASYMMETRIC_ALGORITHMS : ["HS256"],
@@ -38,6 +44,7 @@ export function createTokenVerifier(config: JwtConfig, topicsClaim: string): Tok
       } catch (error) {
         throw explain(error);
       }
+      checkLifetime(payload, rules.maxLifetimeSeconds);
       const principal = toPrincipal(payload, topicsClaim);
       // Publishers send the same token again and again; a subscriber's comes once per stream.
       if (principal.publishPatterns !== undefined) cache.set(token, principal, payload.exp, payload.nbf);
@@ -51,7 +58,7 @@ export function createTokenVerifier(config: JwtConfig, topicsClaim: string): Tok
  * again for every token, which profiling showed as a large share of the CPU of a publish.
  */
 function verificationKeys(config: JwtConfig): Promise<(CryptoKey | JWTVerifyGetKey)[]> {
-  if (config.kind === "jwks") return Promise.resolve([createRemoteJWKSet(config.jwksUrl)]);
+  if (config.kind === "jwks") return Promise.resolve([new RemoteKeySet(config.jwksUrl).getKey as JWTVerifyGetKey]);
   const secrets = config.kind === "secret" ? config.secrets : [config.secret];
   return Promise.all(secrets.map((secret) =>
     crypto.subtle.importKey("raw", secret as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["verify"])));
@@ -75,12 +82,26 @@ async function verifyWithAny(token: string, keys: readonly (CryptoKey | JWTVerif
   throw mismatch;
 }
 
+/** A token of the gateway's own API ends: without `exp`, its stream would never end. */
+function checkLifetime(payload: JWTPayload, maxLifetimeSeconds: number | undefined): void {
+  // jose has checked that a present `exp` is a number in the future.
+  if (payload.exp === undefined) throw new AuthError(401, "token_claim_invalid", "the token needs an `exp` claim (its expiry, in seconds since the epoch)");
+  if (maxLifetimeSeconds === undefined) return;
+  const now = Math.floor(Date.now() / 1000);
+  const from = Math.min(now, typeof payload.iat === "number" ? payload.iat : now);
+  if (payload.exp - from > maxLifetimeSeconds) {
+    throw new AuthError(401, "token_claim_invalid", `the token's \`exp\` is further than MAX_TOKEN_LIFETIME_S (${maxLifetimeSeconds} s) from its \`iat\` or from now`);
+  }
+}
+
 function toPrincipal(payload: JWTPayload, topicsClaim: string): Principal {
-  if (typeof payload.sub !== "string" || payload.sub === "" || payload.sub.length > 256 || /[\u0000-\u001f\u007f]/.test(payload.sub)) {
-    throw new AuthError(401, "token_subject_invalid", "the token needs a `sub` claim: the user id, 1 to 256 printable characters");
+  const sub = payload.sub;
+  // A lone surrogate would become U+FFFD in storage keys, and two users one channel.
+  if (typeof sub !== "string" || sub === "" || sub.length > 256 || /[\u0000-\u001f\u007f]/.test(sub) || !sub.isWellFormed()) {
+    throw new AuthError(401, "token_subject_invalid", "the token needs a `sub` claim: the user id, 1 to 256 printable characters of well-formed Unicode");
   }
   return {
-    userId: payload.sub,
+    userId: sub,
     topicPatterns: stringList(payload[topicsClaim], topicsClaim) ?? [],
     publishPatterns: stringList(payload.publish, "publish"),
     expiresAt: payload.exp,
@@ -95,7 +116,8 @@ function stringList(value: unknown, claim: string): string[] | undefined {
   return value;
 }
 
-function explain(error: unknown): AuthError {
+function explain(error: unknown): AuthError | KeySetUnavailableError {
+  if (error instanceof KeySetUnavailableError) return error;
   if (error instanceof errors.JWTExpired) return new AuthError(401, "token_expired", "the token has expired; get a fresh one");
   if (error instanceof errors.JWSSignatureVerificationFailed) {
     return new AuthError(401, "token_bad_signature", "the token's signature does not verify with the gateway's key");
@@ -109,9 +131,6 @@ function explain(error: unknown): AuthError {
   }
   if (error instanceof errors.JWKSNoMatchingKey) {
     return new AuthError(401, "token_unknown_key", "no key of the configured JWKS matches the token's `kid`");
-  }
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
-    return new AuthError(401, "jwks_unavailable", "the key set (JWKS_URL) could not be fetched; try again");
   }
   return new AuthError(401, "token_malformed", "the token is not a well-formed JWT");
 }

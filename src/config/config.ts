@@ -16,6 +16,8 @@ export interface GatewayConfig {
   readonly production: boolean;
   readonly jwt: JwtConfig;
   readonly topicsClaim: string;
+  /** MAX_TOKEN_LIFETIME_S: longer-lived tokens are refused; unset, any `exp` is accepted. */
+  readonly maxTokenLifetimeS?: number;
   readonly heartbeatIntervalMs: number;
   readonly retryMs: number;
   readonly retryJitterMs: number;
@@ -61,6 +63,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     production,
     jwt: readJwt(read, production, randomSecret),
     topicsClaim: read.string("JWT_TOPICS_CLAIM") ?? "topics",
+    maxTokenLifetimeS: read.string("MAX_TOKEN_LIFETIME_S") === undefined ? undefined : read.integer("MAX_TOKEN_LIFETIME_S", 0, 60),
     heartbeatIntervalMs: read.integer("HEARTBEAT_INTERVAL_MS", 15_000, 1000, 300_000),
     retryMs: read.integer("RETRY_MS", 3000, 100, 600_000),
     retryJitterMs: read.integer("RETRY_JITTER_MS", 5000, 0, 600_000),

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AuthError } from "../auth/auth-error.ts";
+import { KeySetUnavailableError } from "../auth/remote-key-set.ts";
 import { BusUnavailableError, IdempotencyConflictError } from "../bus/event-bus.ts";
 import { PublishRequestError } from "../events/publish-request.ts";
 import { describeViolation, type SchemaViolation } from "../validation-message.ts";
@@ -33,10 +34,9 @@ export const ERROR_CODES = {
   token_wrong_nbf: { status: 401, when: "the token's `nbf` is in the future" },
   token_wrong_iat: { status: 401, when: "the token's `iat` is not a number" },
   token_wrong_exp: { status: 401, when: "the token's `exp` is not a number" },
-  token_subject_invalid: { status: 401, when: "the token has no usable `sub` (1 to 256 printable characters)" },
-  token_claim_invalid: { status: 401, when: "the topics or `publish` claim is not a list of strings" },
+  token_subject_invalid: { status: 401, when: "the token has no usable `sub` (1 to 256 printable characters of well-formed Unicode)" },
+  token_claim_invalid: { status: 401, when: "the token has no `exp`, lives longer than `MAX_TOKEN_LIFETIME_S`, or its topics or `publish` claim is not a list of strings" },
   token_unknown_key: { status: 401, when: "no key of the JWKS matches the token's `kid`" },
-  jwks_unavailable: { status: 401, when: "the key set at `JWKS_URL` could not be fetched; try again" },
   topic_not_allowed: { status: 403, when: "a `topic` asked for is not allowed by the token's topics claim" },
   publish_not_allowed: { status: 403, when: "the token has no `publish` claim, or it does not allow a recipient" },
   not_found: { status: 404, when: "no route has this method and path" },
@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   too_many_streams: { status: 429, when: "the user has too many open streams, or opened too many in the last minute (with `Retry-After`)" },
   header_too_large: { status: 431, when: "the request's headers are too large" },
   internal: { status: 500, when: "an unexpected failure; the message carries the request id to look for in the logs" },
+  jwks_unavailable: { status: 503, when: "the key set at `JWKS_URL` cannot be fetched and no keys are held yet; retry after `Retry-After`" },
   unavailable: { status: 503, when: "the instance is draining or full, or the bus cannot take the event: nothing was accepted; retry (with `Retry-After`)" },
 } as const satisfies Record<string, ErrorSpec>;
 
@@ -88,6 +89,7 @@ export const errorResponseSchema = {
 export function installErrorHandler(app: FastifyInstance, onAuthFailure: (code: string) => void): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AuthError) onAuthFailure(error.code);
+    if (error instanceof KeySetUnavailableError) onAuthFailure("jwks_unavailable");
     return sendError(reply, toApiError(error, request));
   });
   app.setNotFoundHandler((request, reply) => {
@@ -116,6 +118,9 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
 function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof AuthError) return authError(error, request);
+  if (error instanceof KeySetUnavailableError) {
+    return new ApiError("jwks_unavailable", error.message, { "retry-after": String(error.retryAfterSeconds) });
+  }
   if (error instanceof PublishRequestError) return new ApiError("invalid_body", error.message);
   if (error instanceof IdempotencyConflictError) {
     return new ApiError("idempotency_conflict", `${error.message}: publish other content under a new \`id\``);
