@@ -143,9 +143,9 @@ describe("one error shape for every error status", () => {
   });
 
   it("401: every token failure", async () => {
-    const sign = (payload: Record<string, unknown>, secret = TEST_SECRET) =>
-      new SignJWT(payload).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(secret));
     const inOneHour = Math.floor(Date.now() / 1000) + 3600;
+    const sign = (payload: Record<string, unknown>, secret = TEST_SECRET) =>
+      new SignJWT({ exp: inOneHour, ...payload }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(secret));
     const cases: Array<[Record<string, string>, ErrorCode, RunningGateway?]> = [
       [{}, "token_missing"],
       [{ authorization: "Basic abc" }, "authorization_malformed"],
@@ -157,6 +157,7 @@ describe("one error shape for every error status", () => {
       [{ authorization: `Bearer ${await sign({ sub: "ann", exp: "never" })}` }, "token_wrong_exp"],
       [{ authorization: `Bearer ${await sign({ sub: "" })}` }, "token_subject_invalid"],
       [{ authorization: `Bearer ${await sign({ sub: "ann", topics: "news" })}` }, "token_claim_invalid"],
+      [{ authorization: `Bearer ${await sign({ sub: "ann", exp: undefined })}` }, "token_claim_invalid"],
       [{ authorization: `Bearer ${await sign({ sub: "ann", iss: "https://issuer.example", aud: "other" })}` }, "token_wrong_aud", strict],
       [{ authorization: `Bearer ${await sign({ sub: "ann", iss: "https://other.example", aud: "gateway" })}` }, "token_wrong_iss", strict],
     ];
@@ -166,7 +167,7 @@ describe("one error shape for every error status", () => {
     }
   });
 
-  it("401: JWKS failures", async () => {
+  it("401 and 503: JWKS failures", async () => {
     // Signed with a key the set does not have, under an id the set does not have.
     const { privateKey } = await generateKeyPair("RS256");
     const rs = await new SignJWT({ sub: "ann" }).setProtectedHeader({ alg: "RS256", kid: "k2" }).setIssuer("i").setAudience("a").sign(privateKey);
