@@ -28,8 +28,12 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   /** Starts the ingestion sources and listens; resolves with the base URL. */
   listen(): Promise<string>;
-  /** The drain: not ready, sources stopped, streams closed over the grace period, then closed. */
-  shutdown(): Promise<void>;
+  /**
+   * The drain: not ready, sources stopped, streams closed over the grace period, then closed.
+   * With drainBy (ms since the epoch), the streams are closed by then instead: the load
+   * balancer's cut of a draining target.
+   */
+  shutdown(drainBy?: number): Promise<void>;
 }
 
 export interface GatewayOverrides {
@@ -89,14 +93,15 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       const address = await app.listen({ port: config.port, host: config.host });
       return address.replace("0.0.0.0", "localhost").replace("[::]", "localhost");
     },
-    async shutdown() {
+    async shutdown(drainBy) {
       clearInterval(emfTimer);
-      app.log.info("draining: sources stop first, then streams close over %d ms", config.shutdownGraceMs);
       // Not ready at once, even while the sources are still settling what they hold.
       hub.refuseNewStreams();
       // Every event a source took (and deleted from its queue) reaches the streams still open.
       await Promise.all(sources.map((source) => source.stop()));
-      await hub.drain(config.shutdownGraceMs);
+      const graceMs = drainBy === undefined ? config.shutdownGraceMs : Math.max(0, drainBy - Date.now());
+      app.log.info({ graceMs, streams: hub.size }, "draining: sources stopped, streams close over the grace period");
+      await hub.drain(graceMs);
       hub.close();
       await app.close();
       await bus.close();

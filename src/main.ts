@@ -3,6 +3,7 @@ import { signDevToken } from "./auth/dev-tokens.ts";
 import { loadConfig, type GatewayConfig } from "./config/config.ts";
 import { ConfigError } from "./config/env-reader.ts";
 import { createGateway } from "./app.ts";
+import { TargetHealthWatcher } from "./drain/target-health-watcher.ts";
 
 const DEV_TOKEN_TTL_SECONDS = 24 * 3600;
 
@@ -17,11 +18,20 @@ async function main(): Promise<void> {
   }
   const gateway = await createGateway(config);
   let stopping = false;
-  const stop = (signal: string) => {
+  // On ECS behind a load balancer the drain starts when this task's target turns draining; the
+  // signals stay the way to stop it everywhere else, and the fallback there.
+  const watcher = config.targetHealth && new TargetHealthWatcher({
+    config: config.targetHealth,
+    log: gateway.app.log,
+    onDraining: (drainBy) => stop("target draining", drainBy),
+    onPollFailure: () => gateway.metrics.targetHealthPollFailed(),
+  });
+  const stop = (reason: string, drainBy?: number) => {
     if (stopping) return;
     stopping = true;
-    gateway.app.log.info({ signal }, "shutting down");
-    gateway.shutdown().then(
+    watcher?.stop();
+    gateway.app.log.info({ reason }, "shutting down");
+    gateway.shutdown(drainBy).then(
       () => process.exit(0),
       (error: unknown) => {
         gateway.app.log.error({ err: error }, "shutdown failed");
@@ -32,6 +42,7 @@ async function main(): Promise<void> {
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
   const url = await gateway.listen();
+  watcher?.start();
   if (config.jwt.kind === "ephemeral") await printDevBanner(url, config.jwt.secret);
 }
 

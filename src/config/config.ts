@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, EnvReader } from "./env-reader.ts";
 import { readSqs, type SqsConfig } from "./sqs-config.ts";
+import { readTargetHealth, type TargetHealthConfig } from "./target-health-config.ts";
 
 export type JwtConfig =
   /** HS256 with JWT_SECRET, a comma list: the first signs, all verify (so a rotation cuts no one off). */
@@ -36,6 +37,8 @@ export interface GatewayConfig {
   readonly sqs?: SqsConfig;
   /** Set with REDIS_URL: instances share history and live events through Redis. */
   readonly redis?: RedisConfig;
+  /** Set with TARGET_GROUP_ARN (ECS behind an ALB): the drain starts when this task's target drains. */
+  readonly targetHealth?: TargetHealthConfig;
 }
 
 export interface RedisConfig {
@@ -56,8 +59,9 @@ const MAX_SECRETS = 4;
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, randomSecret: () => Uint8Array): GatewayConfig {
   const read = new EnvReader(env);
   const production = read.string("NODE_ENV") === "production";
+  const port = read.integer("PORT", 8080, 0, 65535);
   return {
-    port: read.integer("PORT", 8080, 0, 65535),
+    port,
     host: read.string("HOST") ?? "127.0.0.1",
     logLevel: read.oneOf("LOG_LEVEL", "info", LOG_LEVELS),
     production,
@@ -84,6 +88,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     emf: readEmf(read),
     redis: readRedis(read),
     sqs: readSqs(read),
+    targetHealth: readTargetHealth(read, port),
   };
 }
 

@@ -14,6 +14,7 @@ export class GatewayMetrics implements IngestObservers {
   readonly #duplicates: Counter<"source">;
   readonly #authFailures: Counter<"reason">;
   readonly #deliveryLag: Histogram;
+  readonly #targetHealthFailures: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -40,6 +41,11 @@ export class GatewayMetrics implements IngestObservers {
       name: "sse_gateway_delivery_lag_seconds",
       help: "Time from an event's acceptance to its fan-out on this instance",
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.#targetHealthFailures = new Counter({
+      name: "sse_gateway_target_health_poll_failures_total",
+      help: "Failed task metadata reads and DescribeTargetHealth calls of the target health watcher (retried; never read as draining)",
       registers,
     });
     this.sqs = sqsMetrics(registers);
@@ -82,6 +88,10 @@ export class GatewayMetrics implements IngestObservers {
 
   authFailure(reason: string): void {
     this.#authFailures.inc({ reason });
+  }
+
+  targetHealthPollFailed(): void {
+    this.#targetHealthFailures.inc();
   }
 
   fannedOut(event: GatewayEvent): void {

@@ -11,6 +11,9 @@ export interface ForwardedStream {
   readonly upstream: string;
   readonly lastEventId: string | undefined;
   readonly at: number;
+  /** How it ended, once it did: the instance ended it, the front cut it, or other (the client left, the instance died). */
+  endedBy?: "upstream" | "cut" | "other";
+  endedAt?: number;
 }
 
 export interface Front {
@@ -18,12 +21,16 @@ export interface Front {
   readonly streams: readonly ForwardedStream[];
   /** Replaces the target group, as a rolling deployment does. */
   setUpstreams(upstreams: readonly Upstream[]): void;
+  /** Cuts every open response from this instance, as an ALB does when a deregistration delay ends. */
+  cut(upstreamName: string): number;
   close(): Promise<void>;
 }
 
 export interface FrontOptions {
   /** Requests the front answers itself (the application's own routes); returns true when it did. */
   readonly local?: (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
+  /** The path whose 200 makes an instance take requests: /readyz by default; an ALB target group of ours checks /healthz. */
+  readonly healthPath?: string;
 }
 
 const HEALTH_INTERVAL_MS = 200;
@@ -40,11 +47,13 @@ export async function startFront(initial: readonly Upstream[], options: FrontOpt
   let upstreams = [...initial];
   const ready = new Set(upstreams.map((upstream) => upstream.url));
   const streams: ForwardedStream[] = [];
+  const open = new Map<string, Set<http.ServerResponse>>();
+  const healthPath = options.healthPath ?? "/readyz";
   let turn = 0;
 
   const healthTimer = setInterval(() => {
     for (const upstream of upstreams) {
-      fetch(`${upstream.url}/readyz`, { signal: AbortSignal.timeout(HEALTH_INTERVAL_MS * 2) }).then(
+      fetch(`${upstream.url}${healthPath}`, { signal: AbortSignal.timeout(HEALTH_INTERVAL_MS * 2) }).then(
         (response) => (response.status === 200 ? ready.add(upstream.url) : ready.delete(upstream.url)),
         () => ready.delete(upstream.url),
       );
@@ -57,7 +66,7 @@ export async function startFront(initial: readonly Upstream[], options: FrontOpt
     const candidates = upstreams.filter((upstream) => ready.has(upstream.url));
     const start = turn++;
     const ordered = candidates.map((_, n) => candidates[(start + n) % candidates.length]!);
-    forward(request, response, body, ordered, streams);
+    forward(request, response, body, ordered, { streams, open });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -68,6 +77,14 @@ export async function startFront(initial: readonly Upstream[], options: FrontOpt
     setUpstreams(next) {
       upstreams = [...next];
       for (const upstream of upstreams) ready.add(upstream.url);
+    },
+    cut(upstreamName) {
+      const responses = [...(open.get(upstreamName) ?? [])];
+      for (const response of responses) {
+        cutResponses.add(response);
+        response.destroy();
+      }
+      return responses.length;
     },
     async close() {
       clearInterval(healthTimer);
@@ -86,12 +103,21 @@ function readBody(request: http.IncomingMessage): Promise<Buffer> {
   });
 }
 
+/** Responses the front cut on purpose, to tell them from the ones whose client or instance left. */
+const cutResponses = new WeakSet<http.ServerResponse>();
+
+interface Tracking {
+  readonly streams: ForwardedStream[];
+  /** Open responses by instance name. */
+  readonly open: Map<string, Set<http.ServerResponse>>;
+}
+
 function forward(
   request: http.IncomingMessage,
   response: http.ServerResponse,
   body: Buffer,
   candidates: Upstream[],
-  streams: ForwardedStream[],
+  tracking: Tracking,
 ): void {
   const upstream = candidates.shift();
   if (!upstream) {
@@ -101,13 +127,21 @@ function forward(
   const headers = withoutHopByHop(request.headers);
   const outgoing = http.request(new URL(request.url ?? "/", upstream.url), { method: request.method, headers, agent: false });
   outgoing.once("error", () => {
-    if (!response.headersSent) forward(request, response, body, candidates, streams);
+    if (!response.headersSent) forward(request, response, body, candidates, tracking);
     else response.destroy();
   });
   outgoing.once("response", (incoming) => {
     if (request.url?.startsWith("/events") && incoming.statusCode === 200) {
       const lastEventId = request.headers["last-event-id"];
-      streams.push({ upstream: upstream.name, lastEventId: typeof lastEventId === "string" ? lastEventId : undefined, at: Date.now() });
+      const stream: ForwardedStream = { upstream: upstream.name, lastEventId: typeof lastEventId === "string" ? lastEventId : undefined, at: Date.now() };
+      tracking.streams.push(stream);
+      const open = tracking.open.get(upstream.name) ?? new Set();
+      tracking.open.set(upstream.name, open.add(response));
+      response.once("close", () => {
+        open.delete(response);
+        stream.endedAt = Date.now();
+        stream.endedBy = cutResponses.has(response) ? "cut" : incoming.complete ? "upstream" : "other";
+      });
     }
     response.writeHead(incoming.statusCode ?? 502, withoutHopByHop(incoming.headers));
     response.flushHeaders();
