@@ -39,7 +39,8 @@ export const publishRequestSchema = {
       maxLength: 100,
       pattern: "^[^\\u0000-\\u001f\\u007f:]*$",
       description: "1 to 100 characters without control characters or `:` (the SSE `event:` name)",
-      not: { pattern: "^gateway\\.", description: "the prefix `gateway.` is reserved for the gateway's own events" },
+      // In any case and after any white space: a client that trims or folds case must not be fooled.
+      not: { pattern: "^\\s*[Gg][Aa][Tt][Ee][Ww][Aa][Yy]\\.", description: "the prefix `gateway.` is reserved for the gateway's own events" },
     },
     data: { description: "Any JSON; the SSE `data:` line" },
     id: {
@@ -61,11 +62,37 @@ const ajv = new Ajv({ allErrors: false, verbose: true });
 /** The validator of publish bodies, shared by the HTTP route and the queue sources. */
 export const validatePublishRequest = ajv.compile<PublishRequest>(publishRequestSchema);
 
-/** Checks a body that did not come through the HTTP route's schema (queue messages). */
+/** `data` nested deeper than this is refused: serialising it would exhaust the stack. */
+export const MAX_DATA_DEPTH = 64;
+
+/** Checks a publish body, from HTTP or a queue: the schema, then what a schema cannot say. */
 export function parsePublishRequest(value: unknown): PublishRequest {
-  if (validatePublishRequest(value)) return value;
-  const error = validatePublishRequest.errors?.[0];
-  throw new PublishRequestError(error ? describeViolation(error, "body") : "body is invalid");
+  if (!validatePublishRequest(value)) {
+    const error = validatePublishRequest.errors?.[0];
+    throw new PublishRequestError(error ? describeViolation(error, "body") : "body is invalid");
+  }
+  const malformed = [value.type, value.id, ...(value.users ?? [])].find((text) => text !== undefined && !text.isWellFormed());
+  if (malformed !== undefined) {
+    // A lone surrogate becomes U+FFFD on the way to storage: two ids would become one.
+    throw new PublishRequestError(`body holds ${JSON.stringify(malformed)}, which is not well-formed Unicode (a lone surrogate)`);
+  }
+  if (nestsDeeperThan(value.data, MAX_DATA_DEPTH)) {
+    throw new PublishRequestError(`body.data nests deeper than ${MAX_DATA_DEPTH} levels of objects and arrays (MAX_DATA_DEPTH)`);
+  }
+  return value;
+}
+
+/** Walks without recursion, so that no depth of input can exhaust the stack here either. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: { value: unknown; depth: number }[] = [{ value, depth: 1 }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next.value === null || typeof next.value !== "object") continue;
+    if (next.depth > limit) return true;
+    for (const child of Object.values(next.value)) {
+      if (child !== null && typeof child === "object") pending.push({ value: child, depth: next.depth + 1 });
+    }
+  }
+  return false;
 }
 
 /** Turns a checked body into a bus draft; rejects bodies with no recipient or too large a payload. */
