@@ -6,12 +6,19 @@ import { GatewayStack } from "./gateway-stack.ts";
 /** The repository root, where the gateway's Dockerfile is. */
 export const REPOSITORY_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/** Feature flags the stack relies on, whatever cdk.json or the command line say. */
+const FEATURE_FLAGS = {
+  // Flow logs to S3 get their bucket policy statements from the stack, not added by AWS behind
+  // CloudFormation's back (and removed again by the next update of the policy).
+  "@aws-cdk/aws-s3:createDefaultLoggingPolicy": true,
+};
+
 /**
  * Builds the CDK app. Under the CLI, context and the output directory come through the
  * environment; tests pass them here.
  */
 export function createGatewayApp(context: Record<string, unknown> = {}, outdir?: string): { app: App; stack: GatewayStack } {
-  const app = new App({ context, outdir });
+  const app = new App({ context: { ...context, ...FEATURE_FLAGS }, outdir });
   const stack = new GatewayStack(app, "SseGateway", settingsFromContext(app.node, REPOSITORY_ROOT));
   return { app, stack };
 }

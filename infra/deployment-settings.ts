@@ -35,6 +35,8 @@ export function settingsFromContext(node: Node, imageDirectory: string): Gateway
     metricsNamespace: context.string("metricsNamespace") ?? "SseGateway",
     maxReceiveCount: context.integer("maxReceiveCount") ?? 5,
     logRetention: retentionFrom(context.integer("logRetentionDays") ?? logs.RetentionDays.ONE_MONTH),
+    vpcFlowLogs: context.boolean("vpcFlowLogs") ?? true,
+    containerInsights: context.boolean("containerInsights") ?? true,
   };
 }
 
@@ -112,6 +114,14 @@ class ContextReader {
       throw new Error(`context ${key} must be a whole number, not ${JSON.stringify(value)}`);
     }
     return number;
+  }
+
+  boolean(key: string): boolean | undefined {
+    const value: unknown = this.#node.tryGetContext(key);
+    if (value === undefined || value === "") return undefined;
+    if (value === true || value === "true") return true;
+    if (value === false || value === "false") return false;
+    throw new Error(`context ${key} must be true or false, not ${JSON.stringify(value)}`);
   }
 
   list(key: string): string[] | undefined {

@@ -1,6 +1,7 @@
 import {
   Duration,
   Size,
+  Validations,
   aws_certificatemanager as acm,
   aws_cloudwatch as cloudwatch,
   aws_ec2 as ec2,
@@ -9,8 +10,10 @@ import {
   aws_elasticloadbalancingv2 as elbv2,
   aws_iam as iam,
   aws_logs as logs,
+  aws_s3 as s3,
 } from "aws-cdk-lib";
 import { Construct } from "constructs";
+import { logAccessLogs } from "./access-logs.ts";
 import type { DrainTiming } from "./drain-timing.ts";
 
 export interface GatewayServiceProps {
@@ -35,6 +38,10 @@ export interface GatewayServiceProps {
   readonly streamsPerTask: number;
   readonly cpuTargetPercent: number;
   readonly logRetention: logs.RetentionDays;
+  /** Bucket the load balancer writes its access logs to (under `load-balancer/`). */
+  readonly accessLogs: s3.IBucket;
+  /** CloudWatch Container Insights on the cluster: per-task CPU, memory and network metrics. */
+  readonly containerInsights: boolean;
 }
 
 const CONTAINER_PORT = 8080;
@@ -58,7 +65,16 @@ export class GatewayService extends Construct {
     }
     const taskDefinition = this.taskDefinition(props);
     this.taskRole = taskDefinition.taskRole;
-    const cluster = new ecs.Cluster(this, "Cluster", { vpc: props.vpc });
+    const cluster = new ecs.Cluster(this, "Cluster", {
+      vpc: props.vpc,
+      containerInsightsV2: props.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
+    });
+    if (!props.containerInsights) {
+      Validations.of(cluster).acknowledge({
+        id: "AwsSolutions-ECS4",
+        reason: "Container Insights turned off with the containerInsights=false context, to save its metric cost.",
+      });
+    }
     this.service = new ecs.FargateService(this, "Service", {
       cluster,
       taskDefinition,
@@ -112,6 +128,14 @@ export class GatewayService extends Construct {
         maxBufferSize: Size.mebibytes(25),
       }),
     });
+    Validations.of(taskDefinition).acknowledge({
+      id: "AwsSolutions-ECS2",
+      reason: "Only settings that are not secret (port, timeouts, queue URL, Valkey endpoint, metric names) are plain environment; the JWT key comes from Secrets Manager as an ECS secret.",
+    });
+    Validations.of(taskDefinition.obtainExecutionRole()).acknowledge({
+      id: "AwsSolutions-IAM5[Resource::*]",
+      reason: "ecr:GetAuthorizationToken has no resource-level permissions and must be granted on *; image pulls are limited to the image's own repository.",
+    });
     return taskDefinition;
   }
 
@@ -123,6 +147,11 @@ export class GatewayService extends Construct {
       idleTimeout: IDLE_TIMEOUT,
       dropInvalidHeaderFields: true,
     });
+    Validations.of(loadBalancer.connections.securityGroups[0]!).acknowledge({
+      id: "AwsSolutions-EC23",
+      reason: "The internet-facing load balancer serves browsers anywhere: 443 for HTTPS, and 80 only to redirect to 443.",
+    });
+    logAccessLogs(loadBalancer, props.accessLogs, "load-balancer");
     loadBalancer.addRedirect({ sourcePort: 80, targetPort: 443 });
     const https = loadBalancer.addListener("Https", {
       port: 443,

@@ -1,6 +1,7 @@
-import { CfnOutput, CfnParameter, Duration, Stack, aws_ec2 as ec2, aws_events as events, aws_iam as iam, aws_logs as logs } from "aws-cdk-lib";
+import { CfnOutput, CfnParameter, Duration, Stack, Validations, aws_ec2 as ec2, aws_events as events, aws_iam as iam, aws_logs as logs } from "aws-cdk-lib";
 import type { StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
+import { AuditLogs } from "./audit-logs.ts";
 import { drainTimingFor } from "./drain-timing.ts";
 import { EventIntake } from "./event-intake.ts";
 import { GatewayService } from "./gateway-service.ts";
@@ -34,6 +35,10 @@ export interface GatewayStackProps extends StackProps {
   readonly metricsNamespace: string;
   readonly maxReceiveCount: number;
   readonly logRetention: logs.RetentionDays;
+  /** VPC flow logs (all traffic, to the log bucket); off saves their delivery and storage cost. */
+  readonly vpcFlowLogs: boolean;
+  /** CloudWatch Container Insights on the cluster; off saves its metric cost. */
+  readonly containerInsights: boolean;
 }
 
 /** Everything one gateway deployment needs: network, Valkey, event intake, service and its front door. */
@@ -62,6 +67,8 @@ export class GatewayStack extends Stack {
       // Image layers come from S3: a free gateway endpoint keeps them off the NAT's per-GB bill.
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
     });
+    const auditLogs = new AuditLogs(this, "AuditLogs", { retentionDays: props.logRetention });
+    this.recordFlowLogs(vpc, auditLogs, props.vpcFlowLogs);
     const redis = new RedisCluster(this, "Redis", { vpc, nodeType: props.redisNodeType });
     const intake = new EventIntake(this, "Intake", {
       eventBusName: props.eventBusName,
@@ -92,6 +99,8 @@ export class GatewayStack extends Stack {
       streamsPerTask: props.streamsPerTask,
       cpuTargetPercent: props.cpuTargetPercent,
       logRetention: props.logRetention,
+      accessLogs: auditLogs.bucket,
+      containerInsights: props.containerInsights,
     });
     redis.allowFrom(gateway.service);
     // Exactly what a consumer does: no GetQueueUrl (the URL is given), no SendMessage, no other queue.
@@ -105,5 +114,20 @@ export class GatewayStack extends Stack {
     new CfnOutput(this, "QueueUrl", { value: intake.queue.queueUrl });
     new CfnOutput(this, "DeadLetterQueueUrl", { value: intake.deadLetterQueue.queueUrl });
     new CfnOutput(this, "EventBusName", { value: props.eventBusName, description: "Bus whose matching events reach browsers" });
+    new CfnOutput(this, "LogBucket", { value: auditLogs.bucket.bucketName, description: "Load balancer access logs and VPC flow logs" });
+  }
+
+  private recordFlowLogs(vpc: ec2.Vpc, auditLogs: AuditLogs, enabled: boolean): void {
+    if (enabled) {
+      vpc.addFlowLog("FlowLogs", {
+        destination: ec2.FlowLogDestination.toS3(auditLogs.bucket, "vpc-flow-logs/"),
+        trafficType: ec2.FlowLogTrafficType.ALL,
+      });
+      return;
+    }
+    Validations.of(vpc).acknowledge({
+      id: "AwsSolutions-VPC7",
+      reason: "VPC flow logs turned off with the vpcFlowLogs=false context, to save their delivery and storage cost.",
+    });
   }
 }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { App, CfnParameter, Duration, Stack } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
+import { Match, Template } from "aws-cdk-lib/assertions";
 import { createGatewayApp } from "../../infra/app.ts";
 import { eventPatternFrom } from "../../infra/deployment-settings.ts";
 import { drainTimingFor } from "../../infra/drain-timing.ts";
@@ -63,6 +63,23 @@ describe("context given on the command line", () => {
     assert.equal(findOne(resources, "AWS::ECS::Service").properties.DesiredCount, 3);
     assert.equal(environment.get("SHUTDOWN_GRACE_MS"), "40000");
     assert.ok(Number(container.StopTimeout) > 40);
+  });
+});
+
+describe("cost switches", () => {
+  test("vpcFlowLogs=false and containerInsights=false turn both off", () => {
+    const { stack } = createGatewayApp({ vpcFlowLogs: "false", containerInsights: false }, outdir);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs("AWS::EC2::FlowLog", 0);
+    template.hasResourceProperties("AWS::ECS::Cluster", { ClusterSettings: [{ Name: "containerInsights", Value: "disabled" }] });
+    template.hasResourceProperties("AWS::ElasticLoadBalancingV2::LoadBalancer", {
+      LoadBalancerAttributes: Match.arrayWith([{ Key: "access_logs.s3.enabled", Value: "true" }]),
+    });
+  });
+
+  test("anything but true or false is refused", () => {
+    assert.throws(() => createGatewayApp({ vpcFlowLogs: "no" }, outdir), /context vpcFlowLogs must be true or false/);
+    assert.throws(() => createGatewayApp({ containerInsights: 1 }, outdir), /context containerInsights must be true or false/);
   });
 });
 

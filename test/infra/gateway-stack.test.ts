@@ -141,6 +141,64 @@ describe("load balancer", () => {
   }
 });
 
+describe("logs for audits and investigations", () => {
+  const bucket = findOne(resources, "AWS::S3::Bucket");
+  const bucketPolicy = findOne(resources, "AWS::S3::BucketPolicy", (policy) => refersTo(policy.properties.Bucket, bucket.id, "Ref"));
+  const statements = statementsOf(bucketPolicy.properties.PolicyDocument);
+
+  test("go to one private, encrypted, TLS-only bucket whose objects expire", () => {
+    const encryption = bucket.properties.BucketEncryption as { ServerSideEncryptionConfiguration: { ServerSideEncryptionByDefault: { SSEAlgorithm: string } }[] };
+    assert.equal(encryption.ServerSideEncryptionConfiguration[0]!.ServerSideEncryptionByDefault.SSEAlgorithm, "AES256", "SSE-S3: the only encryption ALB access logs accept");
+    assert.deepEqual(bucket.properties.PublicAccessBlockConfiguration, {
+      BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
+    });
+    const rules = (bucket.properties.LifecycleConfiguration as { Rules: { Status: string; ExpirationInDays?: number }[] }).Rules;
+    assert.ok(rules.some((rule) => rule.Status === "Enabled" && rule.ExpirationInDays === 30), "log objects expire after logRetentionDays");
+    const denyPlainHttp = statements.find((statement) => statement.Effect === "Deny"
+      && JSON.stringify(statement.Condition) === JSON.stringify({ Bool: { "aws:SecureTransport": "false" } }));
+    assert.ok(denyPlainHttp, "requests without TLS are denied");
+    template.hasOutput("LogBucket", { Value: { Ref: bucket.id } });
+  });
+
+  test("the load balancer writes access logs there, in any region", () => {
+    const loadBalancer = findOne(resources, "AWS::ElasticLoadBalancingV2::LoadBalancer");
+    const attributes = new Map((loadBalancer.properties.LoadBalancerAttributes as { Key: string; Value: unknown }[]).map(({ Key, Value }) => [Key, Value]));
+    assert.equal(attributes.get("access_logs.s3.enabled"), "true");
+    assert.ok(refersTo(attributes.get("access_logs.s3.bucket"), bucket.id, "Ref"));
+    assert.equal(attributes.get("access_logs.s3.prefix"), "load-balancer");
+    const writes = statements.find((statement) => JSON.stringify(statement.Resource).includes("/load-balancer/AWSLogs/"));
+    assert.deepEqual(writes?.Action, "s3:PutObject");
+    // Older regions: the region's ELB account; regions since August 2022: the log delivery service.
+    const principal = JSON.stringify(writes?.Principal);
+    assert.match(principal, /"AWS":\{"Fn::If":\["RegionHasElbLogAccount".*"ElbLogAccounts"/);
+    assert.match(principal, /"Service":\{"Fn::If":\["RegionHasElbLogAccount",\{"Ref":"AWS::NoValue"\},"logdelivery\.elasticloadbalancing\.amazonaws\.com"\]/);
+    const accounts = template.toJSON().Mappings.ElbLogAccounts as Record<string, { account: string }>;
+    assert.equal(accounts["us-east-1"]?.account, "127311923021");
+    assert.equal(accounts["ap-southeast-4"], undefined, "a newer region is left to the service principal");
+    const condition = JSON.stringify(template.toJSON().Conditions.RegionHasElbLogAccount);
+    for (const region of Object.keys(accounts)) assert.ok(condition.includes(`"${region}"`), `condition covers ${region}`);
+    const dependsOn = (template.toJSON().Resources[loadBalancer.id] as { DependsOn?: string[] }).DependsOn;
+    assert.ok(dependsOn?.includes(bucketPolicy.id), "the policy exists before the load balancer checks it may write");
+  });
+
+  test("the VPC records all its traffic in flow logs to that bucket", () => {
+    const flowLog = findOne(resources, "AWS::EC2::FlowLog");
+    const vpc = findOne(resources, "AWS::EC2::VPC");
+    assert.equal(flowLog.properties.ResourceType, "VPC");
+    assert.ok(refersTo(flowLog.properties.ResourceId, vpc.id, "Ref"));
+    assert.equal(flowLog.properties.TrafficType, "ALL");
+    assert.equal(flowLog.properties.LogDestinationType, "s3");
+    assert.ok(refersTo(flowLog.properties.LogDestination, bucket.id, "Fn::GetAtt"));
+    const delivery = statements.filter((statement) => JSON.stringify(statement.Principal) === JSON.stringify({ Service: "delivery.logs.amazonaws.com" }));
+    assert.ok(delivery.some((statement) => JSON.stringify(statement.Resource).includes("/vpc-flow-logs/AWSLogs/")), "log delivery may write under the prefix");
+  });
+
+  test("the cluster has Container Insights on", () => {
+    const cluster = findOne(resources, "AWS::ECS::Cluster");
+    assert.deepEqual(cluster.properties.ClusterSettings, [{ Name: "containerInsights", Value: "enabled" }]);
+  });
+});
+
 describe("Valkey", () => {
   const group = findOne(resources, "AWS::ElastiCache::ReplicationGroup");
 

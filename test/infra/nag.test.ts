@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { Validations, type Stack } from "aws-cdk-lib";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { createGatewayApp } from "../../infra/app.ts";
+
+// cdk-nag's AwsSolutions pack, as teams run it before a deploy, on every shape of the stack.
+const outdir = mkdtempSync(join(tmpdir(), "sse-gateway-nag-"));
+after(() => rmSync(outdir, { recursive: true, force: true }));
+
+const VARIANTS: Record<string, Record<string, unknown>> = {
+  "the defaults (HS256 key in Secrets Manager)": {},
+  "an existing HS256 secret": { jwtSecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:sse-jwt-AbCdEf" },
+  "JWKS mode": { jwtMode: "jwks" },
+  "flow logs and Container Insights off": { vpcFlowLogs: "false", containerInsights: "false" },
+};
+
+/** Findings that are still open; every other rule must pass or be acknowledged with a reason. */
+const OPEN: readonly string[] = ["AwsSolutions-AEC6", "AwsSolutions-SMG4"];
+
+/** What stays as it is, and may only change with a reason a reviewer reads in this list. */
+const ACKNOWLEDGED = new Set([
+  "AwsSolutions-EC23", "AwsSolutions-ECS2", "AwsSolutions-IAM5[Resource::*]", "AwsSolutions-S1",
+]);
+const ACKNOWLEDGED_WHEN_TURNED_OFF = new Set(["AwsSolutions-VPC7", "AwsSolutions-ECS4"]);
+
+function findings(stack: Stack): string[] {
+  return new AwsSolutionsChecks(stack, { verbose: true }).validateScope(stack).violations.flatMap((violation) =>
+    violation.violatingResources.map((resource) => `${violation.ruleName} at ${resource.constructPath}: ${violation.description}`));
+}
+
+function acknowledgments(stack: Stack): { path: string; rule: string; reason: string }[] {
+  return stack.node.findAll().flatMap((construct) => construct.node.metadata
+    .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+    .flatMap((entry) => Object.entries(entry.data as Record<string, string>))
+    .filter(([id]) => id.startsWith("Annotation::AwsSolutions-"))
+    .map(([id, reason]) => ({ path: construct.node.path, rule: id.slice("Annotation::".length), reason })));
+}
+
+for (const [name, context] of Object.entries(VARIANTS)) {
+  describe(`AwsSolutions checks with ${name}`, () => {
+    const { stack } = createGatewayApp(context, outdir);
+
+    test("leave no finding unfixed or unacknowledged", () => {
+      const open = findings(stack).filter((finding) => !OPEN.some((rule) => finding.startsWith(`${rule} `)));
+      assert.deepEqual(open, []);
+    });
+
+    test("acknowledge only the listed rules, each with a reason", () => {
+      const turnedOff = context.vpcFlowLogs === "false";
+      for (const { path, rule, reason } of acknowledgments(stack)) {
+        const allowed = ACKNOWLEDGED.has(rule) || (turnedOff && ACKNOWLEDGED_WHEN_TURNED_OFF.has(rule));
+        assert.ok(allowed, `${rule} acknowledged at ${path}`);
+        assert.ok(reason.length >= 40, `${rule} at ${path} needs a real reason, not "${reason}"`);
+      }
+    });
+  });
+}
