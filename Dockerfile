@@ -23,6 +23,8 @@ WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src
+# The browser client the demo page loads.
+COPY client/dist ./client/dist
 COPY scripts/healthcheck.ts ./scripts/healthcheck.ts
 USER node
 EXPOSE 8080

@@ -5,11 +5,19 @@ import { USER_ID_PATTERN } from "../events/channels.ts";
 
 const page = readFileSync(new URL("./demo/index.html", import.meta.url));
 const script = readFileSync(new URL("./demo/demo.js", import.meta.url));
+/** The browser client as it is published (client/dist, built by `npm run build:client`). */
+const client = {
+  "index.js": readFileSync(new URL("../../client/dist/index.js", import.meta.url)),
+  "worker.js": readFileSync(new URL("../../client/dist/worker.js", import.meta.url)),
+};
 
-/** The demo page: plain HTML and an EventSource, no build step. */
+/** The demo page: plain HTML and a script on the browser client, no build step. */
 export async function demoRoutes(app: FastifyInstance): Promise<void> {
   app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(page));
   app.get("/demo.js", async (_request, reply) => reply.type("text/javascript; charset=utf-8").send(script));
+  for (const [name, code] of Object.entries(client)) {
+    app.get(`/client/${name}`, async (_request, reply) => reply.type("text/javascript; charset=utf-8").send(code));
+  }
 }
 
 export interface DevTokenRouteOptions {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
-import { launchChromium, scenario, waitForDemo, withoutChromium, type RunningBrowser } from "../support/browser.ts";
+import { demoState, launchChromium, scenario, waitForDemo, withoutChromium, type DemoState, type RunningBrowser } from "../support/browser.ts";
 import { startDevGateway, type DevGateway } from "../support/dev-gateway.ts";
 import { publish } from "../support/gateway.ts";
 import { makeSelfSignedCertificate, type SelfSignedCertificate } from "../support/tls.ts";
@@ -69,38 +69,54 @@ describe("the demo page in Chromium, one gateway", { skip: withoutChromium, time
     });
   });
 
-  test("(5) the token expires, the page fetches a fresh one and resumes from its last id without loss", async () => {
-    await scenario(chromium.browser, "5-token-expiry", async ({ open }) => {
-      const page = await open(`${gateway.url}/?sub=dave&ttl=3`);
-      await waitForDemo(page, (state) => state.state === "open", "the stream to open");
-      // Renewal takes a while (a slow token endpoint): the events published meanwhile can only
-      // reach the page through the resume from its last id.
-      await page.route("**/dev/token?*", async (route) => {
-        await new Promise((resolve) => setTimeout(resolve, 600));
-        await route.continue();
-      });
-      const publisherToken = await gateway.publisherToken();
-      const published: string[] = [];
-      const publishOne = async () => {
-        const result = await publish(gateway.url, { users: ["dave"], type: "greeting", data: { n: published.length } }, publisherToken);
-        assert.equal(result.status, 202);
-        published.push(result.body.id);
-      };
-      // Publish steadily across the expiry and for a while after the renewed stream opened.
-      const deadline = Date.now() + 15_000;
-      let renewedAt: number | undefined;
-      while (renewedAt === undefined || Date.now() < renewedAt + 1000) {
-        assert.ok(Date.now() < deadline, "the page did not renew its token within 15 s");
-        await publishOne();
-        await new Promise((resolve) => setTimeout(resolve, 150));
-        if (renewedAt === undefined) {
-          const state = await waitForDemo(page, () => true, "state");
-          if (state.controls.some((control) => control.type === "gateway.token-expired") && state.opens >= 2) renewedAt = Date.now();
-        }
-      }
+  /**
+   * Publishes to `user` every 150 ms while the page renews its token (slowly: the token endpoint
+   * takes 600 ms, so what is published meanwhile reaches the page only through the resume from
+   * its last id) until a second after `renewed` holds; returns the published ids.
+   */
+  async function publishAcrossRenewal(page: Page, user: string, renewed: (state: DemoState) => boolean): Promise<string[]> {
+    await page.route("**/dev/token?*", async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      await route.continue();
+    });
+    const publisherToken = await gateway.publisherToken();
+    const published: string[] = [];
+    const deadline = Date.now() + 15_000;
+    let renewedAt: number | undefined;
+    while (renewedAt === undefined || Date.now() < renewedAt + 1000) {
+      assert.ok(Date.now() < deadline, "the page did not renew its token within 15 s");
+      const result = await publish(gateway.url, { users: [user], type: "greeting", data: { n: published.length } }, publisherToken);
+      assert.equal(result.status, 202);
+      published.push(result.body.id);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      if (renewedAt === undefined && renewed(await demoState(page))) renewedAt = Date.now();
+    }
+    return published;
+  }
+
+  test("(5) the client renews the token before it expires and resumes from its last id without loss", async () => {
+    await scenario(chromium.browser, "5-token-renewal", async ({ open }) => {
+      const ttlSeconds = 6;
+      const page = await open(`${gateway.url}/?sub=dave&ttl=${ttlSeconds}`);
+      const first = await waitForDemo(page, (state) => state.state === "open", "the stream to open");
+      const published = await publishAcrossRenewal(page, "dave", (state) => state.opens >= 2);
       const state = await waitForDemo(page, (state) => state.events.length >= published.length, `all ${published.length} events`);
-      assert.ok(state.controls.some((control) => control.type === "gateway.token-expired"), "the page was told its token expired");
-      assert.ok(state.opens >= 2, "the page opened a new stream with the fresh token");
+      assert.deepEqual(state.controls.filter((control) => control.type === "gateway.token-expired"), [], "renewed before the gateway had to say so");
+      assert.ok(state.openedAt[1]! - first.openedAt[0]! < ttlSeconds * 1000, "the new stream opened before the first token expired");
+      assert.deepEqual(state.events.map((event) => event.id), published, "every event exactly once, in order");
+    });
+  });
+
+  test("(5) the token expires, the client fetches a fresh one on gateway.token-expired and resumes without loss", async () => {
+    await scenario(chromium.browser, "5-token-expiry", async ({ open }) => {
+      const page = await open(`${gateway.url}/?sub=dave-late&ttl=3&renewEarly=false`);
+      await waitForDemo(page, (state) => state.state === "open", "the stream to open");
+      const published = await publishAcrossRenewal(
+        page,
+        "dave-late",
+        (state) => state.controls.some((control) => control.type === "gateway.token-expired") && state.opens >= 2,
+      );
+      const state = await waitForDemo(page, (state) => state.events.length >= published.length, `all ${published.length} events`);
       assert.deepEqual(state.events.map((event) => event.id), published, "every event exactly once, in order");
     });
   });

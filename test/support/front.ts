@@ -132,8 +132,10 @@ function forward(
   });
   outgoing.once("response", (incoming) => {
     if (request.url?.startsWith("/events") && incoming.statusCode === 200) {
-      const lastEventId = request.headers["last-event-id"];
-      const stream: ForwardedStream = { upstream: upstream.name, lastEventId: typeof lastEventId === "string" ? lastEventId : undefined, at: Date.now() };
+      // EventSource resumes with the header; the browser client and others with ?lastEventId=.
+      const header = request.headers["last-event-id"];
+      const lastEventId = typeof header === "string" ? header : new URL(request.url, "http://front").searchParams.get("lastEventId");
+      const stream: ForwardedStream = { upstream: upstream.name, lastEventId: lastEventId ?? undefined, at: Date.now() };
       tracking.streams.push(stream);
       const open = tracking.open.get(upstream.name) ?? new Set();
       tracking.open.set(upstream.name, open.add(response));

@@ -1,20 +1,22 @@
-// The demo client. Its connection handling is the pattern to copy:
-// - EventSource reconnects by itself after a dropped connection or a drain and sends
-//   Last-Event-ID, so the gateway resumes where the stream stopped;
-// - it cannot change its URL or headers, so on "gateway.token-expired" (or when a reconnect is
-//   refused and the browser gives up) the page gets a fresh token and opens a new EventSource that
-//   resumes from the last id it saw (?lastEventId=...).
+// The demo page, on the browser client (sse-gateway-client, served at /client/index.js). The
+// client does the connection work an application would otherwise write around EventSource:
+// renewing the token before it expires, resuming from the last id after a drop, a drain, a
+// refusal or a reload, and one stream for all tabs of this origin.
+import { connect } from "/client/index.js";
+
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const list = (text) => text.split(",").map((item) => item.trim()).filter(Boolean);
 
 // window.demo is what the browser tests read; a person reads the page.
 const demo = (window.demo = { events: [], controls: [], openedAt: [], reconnects: 0, opens: 0, state: "closed", lastEventId: "" });
-let source;
-let recovery;
-let recoveryAttempts = 0;
-/** Set when the gateway announced it is closing the stream (a drain): no "connection lost" then. */
-let closeAnnounced = false;
+let connection;
+
+const CONTROL_EXPLANATIONS = {
+  "gateway.refetch": "history gap: events were missed, the application should refetch its state",
+  "gateway.draining": (data) => `the gateway is shutting down; reconnecting in about ${(data.retryMs / 1000).toFixed(1)} s`,
+  "gateway.token-expired": "the token expired: the client fetches a fresh one and resumes",
+};
 
 function setState(state, detail = "") {
   demo.state = state;
@@ -59,86 +61,55 @@ async function fetchToken(role) {
   return (await response.json()).token;
 }
 
-function connect() {
-  source?.close();
-  clearTimeout(recovery);
-  const url = new URL("/events", location.href);
-  url.searchParams.set("access_token", $("sub-token").value.trim());
-  for (const topic of list($("sub-topics").value)) url.searchParams.append("topic", topic);
-  if (demo.lastEventId) url.searchParams.set("lastEventId", demo.lastEventId);
-  setState("connecting");
-  const current = (source = new EventSource(url));
-  current.onopen = () => {
-    recoveryAttempts = 0;
-    closeAnnounced = false;
-    demo.openedAt.push(Date.now());
-    if (demo.opens++ === 0) show("connection", "connected", `stream open${topicsNote()}`);
-    else {
-      $("reconnects").textContent = String(++demo.reconnects);
-      show("connection", "reconnected", demo.lastEventId ? `resumed after ${demo.lastEventId}` : "stream open again");
-    }
-    setState("open");
-  };
-  current.onerror = () => {
-    if (current !== source) return;
-    if (current.readyState === EventSource.CLOSED) return recover("the gateway refused the stream");
-    if (demo.state === "open" && !closeAnnounced) show("connection", "disconnected", "connection lost; the browser reconnects with Last-Event-ID");
-    setState("reconnecting", demo.lastEventId ? `from ${demo.lastEventId}` : "");
-  };
-  current.onmessage = (message) => received("message", message);
-  for (const type of list($("sub-types").value)) current.addEventListener(type, (message) => received(type, message));
-  current.addEventListener("gateway.refetch", (message) => {
-    control("gateway.refetch", message, "history gap: events were missed, the application should refetch its state");
-  });
-  current.addEventListener("gateway.draining", (message) => {
-    closeAnnounced = true;
-    const seconds = (JSON.parse(message.data).retryMs / 1000).toFixed(1);
-    control("gateway.draining", message, `the gateway is shutting down; the browser reconnects in about ${seconds} s`);
-  });
-  current.addEventListener("gateway.token-expired", (message) => {
-    control("gateway.token-expired", message, "the token expired: fetching a fresh one and resuming");
-    current.close();
-    renewAndConnect();
-  });
+/** The token the client asks for: a fresh one from the token endpoint, or the one typed in. */
+async function subscriberToken() {
+  if (params.get("sub") || params.get("tokenUrl")) $("sub-token").value = await fetchToken("subscriber");
+  return $("sub-token").value.trim();
 }
 
-function topicsNote() {
+function start() {
+  connection?.close();
   const topics = list($("sub-topics").value);
-  return topics.length ? ` for your private events and ${topics.join(", ")}` : " for your private events";
+  connection = connect({
+    url: "/events",
+    token: subscriberToken,
+    topics,
+    share: params.get("share") || "auto",
+    renewEarly: params.get("renewEarly") !== "false",
+  });
+  connection.onStatus((status, reason) => {
+    if (status === "open") opened(topics);
+    else if (status === "reconnecting" && demo.state === "open") show("connection", "disconnected", "connection lost; resuming from the last id");
+    else if (status === "closed" && reason) show("connection", "closed", reason);
+    setState(status, status === "reconnecting" && demo.lastEventId ? `from ${demo.lastEventId}` : "");
+  });
+  connection.on("*", (data, { id, type }) => (type.startsWith("gateway.") ? control(type, data, id) : received(type, data, id)));
 }
 
-/** New token, new EventSource from the last id. */
-async function renewAndConnect() {
-  setState("connecting", "renewing the token");
-  try {
-    if (params.get("sub") || params.get("tokenUrl")) $("sub-token").value = await fetchToken("subscriber");
-    connect();
-  } catch (error) {
-    recover(`could not renew the token: ${error.message}`);
+function opened(topics) {
+  demo.openedAt.push(Date.now());
+  if (demo.opens++ === 0) show("connection", "connected", `stream open for your private events${topics.length ? ` and ${topics.join(", ")}` : ""}`);
+  else {
+    $("reconnects").textContent = String(++demo.reconnects);
+    show("connection", "reconnected", demo.lastEventId ? `resumed after ${demo.lastEventId}` : "stream open again");
   }
 }
 
-/** The browser gave up (an error answer, not a dropped connection): try again with backoff and a fresh token. */
-function recover(reason) {
-  source?.close();
-  const delayMs = Math.min(30_000, 1000 * 2 ** recoveryAttempts++) * (0.5 + Math.random() / 2);
-  show("connection", "retrying", `${reason}; new attempt in ${(delayMs / 1000).toFixed(1)} s`);
-  setState("reconnecting", "waiting to retry");
-  recovery = setTimeout(renewAndConnect, delayMs);
-}
-
-function received(type, message) {
-  demo.lastEventId = message.lastEventId;
-  demo.events.push({ id: message.lastEventId, type, data: JSON.parse(message.data) });
+function received(type, data, id) {
+  demo.lastEventId = id;
+  demo.events.push({ id, type, data });
   $("count").textContent = String(demo.events.length);
-  $("last-id").textContent = message.lastEventId;
-  show("event", type, message.data, message.lastEventId);
+  $("last-id").textContent = id;
+  // Every type is shown unless "Event types to show" names some.
+  const shown = list($("sub-types").value);
+  if (!shown.length || shown.includes(type)) show("event", type, JSON.stringify(data), id);
 }
 
-function control(type, message, explanation) {
-  if (message.lastEventId) demo.lastEventId = message.lastEventId;
-  demo.controls.push({ type, data: JSON.parse(message.data), at: Date.now() });
-  show("control", type, explanation);
+function control(type, data, id) {
+  if (id) demo.lastEventId = id;
+  demo.controls.push({ type, data, at: Date.now() });
+  const explanation = CONTROL_EXPLANATIONS[type] ?? JSON.stringify(data);
+  show("control", type, typeof explanation === "function" ? explanation(data) : explanation);
 }
 
 async function publish() {
@@ -160,11 +131,10 @@ function showPublishResult(status, text) {
   $("publish-result").textContent = `${status} ${text}`;
 }
 
-$("connect").onclick = connect;
+$("connect").onclick = start;
 $("disconnect").onclick = () => {
-  source?.close();
-  clearTimeout(recovery);
-  setState("closed");
+  connection?.close();
+  connection = undefined;
   show("connection", "closed", "disconnected by you");
 };
 $("publish").onclick = () => publish().catch((error) => showPublishResult("error", error.message));
@@ -175,11 +145,10 @@ if (params.get("types")) $("sub-types").value = params.get("types");
 if (params.get("sub")) {
   $("who").textContent = `signed in as ${params.get("sub")}`;
   $("pub-users").value = params.get("sub");
-  Promise.all([fetchToken("subscriber"), fetchToken("publisher")])
-    .then(([subscriber, publisher]) => {
-      $("sub-token").value = subscriber;
+  fetchToken("publisher")
+    .then((publisher) => {
       $("pub-token").value = publisher;
-      connect();
+      start();
     })
     .catch((error) => show("connection", "no tokens", error.message));
 }

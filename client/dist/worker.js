@@ -1,0 +1,1 @@
+import{serveTabs as e}from"./index.js";e(self);

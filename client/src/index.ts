@@ -1,0 +1,128 @@
+import { isAfter } from "./event-ids.ts";
+import { share, type ShareMode } from "./share.ts";
+import { tokenClaims, type Status, type StreamEvent, type StreamSink } from "./stream.ts";
+
+export { serveTabs } from "./share.ts";
+export type { ShareMode } from "./share.ts";
+export type { Status } from "./stream.ts";
+
+export interface ConnectOptions {
+  /** The gateway's /events, absolute or relative to the page. */
+  readonly url: string | URL;
+  /** Returns a subscriber token (called again for a fresh one); leave out with cookie authentication. */
+  readonly token?: () => Promise<string> | string;
+  readonly topics?: readonly string[];
+  /** How tabs share one stream (default "auto"; "off" opts out). */
+  readonly share?: ShareMode;
+  /** Where worker.js is, for bundlers that move it (default: beside this module). */
+  readonly workerUrl?: string | URL;
+  /** Renew the token shortly before its `exp` (default true; without, it is renewed on `gateway.token-expired`). */
+  readonly renewEarly?: boolean;
+}
+
+export interface EventInfo {
+  readonly id: string;
+  readonly type: string;
+}
+
+export type EventHandler = (data: any, event: EventInfo) => void;
+export type StatusListener = (status: Status, reason?: string) => void;
+
+export interface Connection {
+  readonly status: Status;
+  /** Calls `handler` for each event of `type` ("*": every event, gateway.* ones included); returns the undo. */
+  on(type: string, handler: EventHandler): () => void;
+  onStatus(listener: StatusListener): () => void;
+  close(): void;
+}
+
+/** A prefetched token is used for the stream only while it is this fresh. */
+const PREFETCH_FRESH_MS = 10_000;
+const STORAGE_PREFIX = "sse-gateway-client ";
+
+function subscribe<T>(set: Set<T>, item: T): () => void {
+  set.add(item);
+  return () => set.delete(item);
+}
+
+/**
+ * Connects to the gateway in the background and returns at once. The last event id is kept per
+ * stream in sessionStorage, so a reload or a restored tab resumes where it stopped; tabs of the
+ * origin share one stream per (url, topics, token subject) unless `share` is "off".
+ */
+export function connect(options: ConnectOptions): Connection {
+  const handlers = new Map<string, Set<EventHandler>>();
+  const listeners = new Set<StatusListener>();
+  const url = new URL(options.url, location.href).href;
+  const topics = [...new Set(options.topics)].sort();
+  const token = options.token && (async () => String(await options.token!()));
+  let lastEventId = "";
+  let storageKey = "";
+  let stop: (() => void) | undefined;
+  let closed = false;
+
+  const sink: StreamSink = {
+    event(event: StreamEvent) {
+      if (closed || (event.id && !isAfter(event.id, lastEventId))) return;
+      if (event.id) {
+        lastEventId = event.id;
+        try {
+          sessionStorage.setItem(storageKey, lastEventId);
+        } catch {
+          // Storage refused (private mode, quota): the id is still kept for this page's life.
+        }
+      }
+      for (const handler of [...(handlers.get(event.type) ?? []), ...(handlers.get("*") ?? [])]) {
+        // A handler that throws is reported like any uncaught error; the stream goes on.
+        try {
+          handler(event.data, event);
+        } catch (error) {
+          reportError(error);
+        }
+      }
+    },
+    status(status, reason) {
+      if (closed && status !== "closed") return;
+      connection.status = status;
+      for (const listener of [...listeners]) listener(status, reason);
+    },
+  };
+
+  const connection = {
+    status: "connecting" as Status,
+    on(type: string, handler: EventHandler) {
+      if (!handlers.has(type)) handlers.set(type, new Set());
+      return subscribe(handlers.get(type)!, handler);
+    },
+    onStatus: (listener: StatusListener) => subscribe(listeners, listener),
+    close() {
+      if (closed) return;
+      stop?.();
+      sink.status("closed");
+      closed = true;
+    },
+  };
+
+  (async () => {
+    // The token's subject is part of the stream's key: two users in one browser never share.
+    let prefetched = (await token?.().catch(() => "")) || "";
+    const fetchedAt = Date.now();
+    const key = `${url} ${topics.join(",")} ${tokenClaims(prefetched).sub ?? ""}`;
+    storageKey = STORAGE_PREFIX + key;
+    try {
+      lastEventId = sessionStorage.getItem(storageKey) ?? "";
+    } catch {
+      // No storage: start live.
+    }
+    const fresh = token && (async () => {
+      const reuse = Date.now() - fetchedAt < PREFETCH_FRESH_MS && prefetched;
+      prefetched = "";
+      return reuse || token();
+    });
+    if (closed) return;
+    const setup = { url, topics, lastEventId, renewEarly: options.renewEarly, ...(fresh && { token: fresh }) };
+    stop = share(options.share ?? "auto", { key, setup, sink, lastEventId: () => lastEventId }, options.workerUrl ?? new URL("./worker.js", import.meta.url));
+  })();
+
+  return connection;
+}

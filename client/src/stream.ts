@@ -1,0 +1,195 @@
+/** An event as the gateway sent it: its id ("" for control events without one), type and parsed data. */
+export interface StreamEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: unknown;
+}
+
+export type Status = "connecting" | "open" | "reconnecting" | "closed";
+
+export interface StreamSetup {
+  /** The gateway's /events, absolute. */
+  readonly url: string;
+  readonly topics: readonly string[];
+  /** Where to resume from: the id of the last event already delivered ("" for live only). */
+  readonly lastEventId: string;
+  /** A fresh subscriber token; absent when the gateway authenticates by cookie. */
+  readonly token?: () => Promise<string>;
+  /** Renew the token shortly before its `exp` (default true). */
+  readonly renewEarly?: boolean;
+}
+
+export interface StreamSink {
+  event(event: StreamEvent): void;
+  status(status: Status, reason?: string): void;
+}
+
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_CAP_MS = 30_000;
+const RENEW_MARGIN_MS = 30_000;
+/** setTimeout fires at once beyond 2^31 - 1 ms; tokens that long-lived are not renewed early. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+/** Refusals a retry cannot fix: a malformed request, a topic the token may not read, no such route. */
+const PERMANENT = [400, 403, 404];
+
+/** The claims of a JWT, read without verifying (the gateway verifies); {} when it is not one. */
+export function tokenClaims(token: string): { exp?: number; sub?: string } {
+  try {
+    return JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** When to renew a token: a margin before `exp` (a fifth of what is left for short tokens); 0 for never. */
+function renewalDelay(token: string): number {
+  const left = (tokenClaims(token).exp ?? 0) * 1000 - Date.now();
+  const delay = left - Math.min(RENEW_MARGIN_MS, left / 5);
+  return delay > 1000 && delay < LONGEST_TIMER_MS ? delay : 0;
+}
+
+/** Retry-After as seconds or an HTTP date, in ms. */
+function retryAfterMs(header: string | null): number {
+  const seconds = Number(header);
+  return header && seconds >= 0 ? seconds * 1000 : Math.max(0, Date.parse(header ?? "") - Date.now()) || 0;
+}
+
+/**
+ * One stream from the gateway, read with fetch (EventSource hides the status of a refused
+ * request and cannot see event types it was not told about), kept open until the returned
+ * function is called: after a drop, a drain or a refusal it reconnects from the last id with
+ * exponential backoff and full jitter, a fresh token after 401 or `gateway.token-expired`, and
+ * at least the Retry-After of a 429 or 503. The token is renewed before it expires.
+ */
+export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
+  let lastEventId = setup.lastEventId;
+  let token: string | undefined;
+  let attempt = 0;
+  let closed = false;
+  let request: AbortController | undefined;
+  let renewal: ReturnType<typeof setTimeout> | undefined;
+  /** The wait before the next connection when the gateway said what it should be. */
+  let announcedWaitMs: number | undefined;
+  let wake = () => {};
+
+  const backoff = () => Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt++);
+
+  const scheduleRenewal = (current: AbortController) => {
+    const delay = setup.renewEarly === false || !token ? 0 : renewalDelay(token);
+    if (delay) {
+      renewal = setTimeout(async () => {
+        const fresh = await setup.token!().catch(() => undefined);
+        // A failed renewal falls back on gateway.token-expired.
+        if (fresh && current === request) {
+          token = fresh;
+          announcedWaitMs = 0;
+          current.abort();
+        }
+      }, delay);
+    }
+  };
+
+  const dispatch = (type: string, data: string, id: string | undefined) => {
+    if (id !== undefined) lastEventId = id;
+    let parsed: unknown = data;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      // Not JSON: the handler gets the text.
+    }
+    if (type === "gateway.draining") announcedWaitMs = (parsed as { retryMs?: number })?.retryMs;
+    if (type === "gateway.token-expired") {
+      token = undefined;
+      announcedWaitMs = 0;
+    }
+    if (!closed) sink.event({ id: id ?? "", type, data: parsed });
+  };
+
+  /** Reads the event stream until it ends (SSE framing: fields, events ended by a blank line). */
+  const read = async (body: ReadableStream<Uint8Array>) => {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let rest = "";
+    let type = "";
+    let data: string | undefined;
+    let id: string | undefined;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      const lines = (rest + decoder.decode(value, { stream: true })).split("\n");
+      rest = lines.pop()!;
+      for (const raw of lines) {
+        const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? "" : line.slice(colon + (line[colon + 1] === " " ? 2 : 1));
+        if (!line) {
+          if (data !== undefined) dispatch(type || "message", data, id);
+          type = "";
+          data = id = undefined;
+        } else if (field === "data") data = data === undefined ? text : `${data}\n${text}`;
+        else if (field === "event") type = text;
+        else if (field === "id") id = text;
+      }
+    }
+  };
+
+  /** One connection; resolves with the wait before the next one, or -status when retrying cannot help. */
+  const connectOnce = async (): Promise<number> => {
+    announcedWaitMs = undefined;
+    const current = (request = new AbortController());
+    try {
+      token ??= await setup.token?.();
+      const url = new URL(setup.url);
+      for (const topic of setup.topics) url.searchParams.append("topic", topic);
+      if (token) url.searchParams.set("access_token", token);
+      if (lastEventId) url.searchParams.set("lastEventId", lastEventId);
+      const response = await fetch(url, { signal: current.signal, cache: "no-store", headers: { accept: "text/event-stream" } });
+      const { status } = response;
+      if (status === 200 && response.headers.get("content-type")?.startsWith("text/event-stream")) {
+        attempt = 0;
+        sink.status("open");
+        scheduleRenewal(current);
+        await read(response.body!);
+      } else {
+        await response.body?.cancel();
+        if (PERMANENT.includes(status)) return -status;
+        if (status === 401) token = undefined;
+        return Math.max(backoff(), retryAfterMs(response.headers.get("retry-after")));
+      }
+    } catch {
+      // A dropped connection, a failed token call, or our own abort: the same way back.
+    } finally {
+      clearTimeout(renewal);
+      current.abort();
+    }
+    return announcedWaitMs ?? backoff();
+  };
+
+  (async () => {
+    sink.status("connecting");
+    while (!closed) {
+      const waitMs = await connectOnce();
+      if (closed) return;
+      if (waitMs < 0) {
+        closed = true;
+        sink.status("closed", `the gateway answered ${-waitMs}`);
+        return;
+      }
+      sink.status("reconnecting");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  })();
+
+  return () => {
+    closed = true;
+    request?.abort();
+    wake();
+  };
+}
