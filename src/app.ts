@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import fastifyCors from "@fastify/cors";
 import type { Http2SecureServer } from "node:http2";
 import fastify, { type FastifyHttp2SecureOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { createAuthorizer } from "./auth/authorizers/create-authorizer.ts";
+import { createSubscriberAuthenticator } from "./auth/subscriber-authenticator.ts";
 import { createTokenVerifier } from "./auth/token-verifier.ts";
 import { createBus } from "./bus/create-bus.ts";
 import type { EventBus } from "./bus/event-bus.ts";
@@ -63,6 +65,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const publisher = new Publisher(bus, (source, result) => metrics.published(source, result));
   const sources = createSources(config, publisher, app.log, metrics);
   const verifier = createTokenVerifier(config.jwt, config.topicsClaim, { maxLifetimeSeconds: config.maxTokenLifetimeS });
+  const authorizer = createAuthorizer(config.authorizer, metrics.authorizer, app.log);
+  const authenticator = createSubscriberAuthenticator(verifier, authorizer);
 
   installErrorHandler(app, (code) => metrics.authFailure(code));
   app.addHook("onRequest", (request, reply, done) => {
@@ -76,7 +80,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     draining: () => hub.draining,
     registry: metrics.registry,
   });
-  await app.register(eventsRoute, { hub, verifier, maxTopicsPerStream: config.maxTopicsPerStream });
+  await app.register(eventsRoute, { hub, authenticator, maxTopicsPerStream: config.maxTopicsPerStream });
   await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes });
   await app.register(demoRoutes);
   if (config.jwt.kind === "ephemeral") await app.register(devTokenRoute, { secret: config.jwt.secret });
@@ -104,6 +108,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       await hub.drain(graceMs);
       hub.close();
       await app.close();
+      authorizer?.close();
       await bus.close();
     },
   };

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { readAuthorizer, type AuthorizerConfig } from "./authorizer-config.ts";
 import { ConfigError, EnvReader } from "./env-reader.ts";
 import { readSqs, type SqsConfig } from "./sqs-config.ts";
 import { readTargetHealth, type TargetHealthConfig } from "./target-health-config.ts";
@@ -16,6 +17,8 @@ export interface GatewayConfig {
   readonly logLevel: string;
   readonly production: boolean;
   readonly jwt: JwtConfig;
+  /** Set with AUTH_WEBHOOK_URL or AUTH_LAMBDA_ARN: subscribers without a valid JWT are asked about there. */
+  readonly authorizer?: AuthorizerConfig;
   readonly topicsClaim: string;
   /** MAX_TOKEN_LIFETIME_S: longer-lived tokens are refused; unset, any `exp` is accepted. */
   readonly maxTokenLifetimeS?: number;
@@ -60,12 +63,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
   const read = new EnvReader(env);
   const production = read.string("NODE_ENV") === "production";
   const port = read.integer("PORT", 8080, 0, 65535);
+  const authorizer = readAuthorizer(read);
   return {
     port,
     host: read.string("HOST") ?? "127.0.0.1",
     logLevel: read.oneOf("LOG_LEVEL", "info", LOG_LEVELS),
     production,
-    jwt: readJwt(read, production, randomSecret),
+    jwt: readJwt(read, production, randomSecret, authorizer),
+    authorizer,
     topicsClaim: read.string("JWT_TOPICS_CLAIM") ?? "topics",
     maxTokenLifetimeS: read.string("MAX_TOKEN_LIFETIME_S") === undefined ? undefined : read.integer("MAX_TOKEN_LIFETIME_S", 0, 60),
     heartbeatIntervalMs: read.integer("HEARTBEAT_INTERVAL_MS", 15_000, 1000, 300_000),
@@ -92,7 +97,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
   };
 }
 
-function readJwt(read: EnvReader, production: boolean, randomSecret: () => Uint8Array): JwtConfig {
+function readJwt(read: EnvReader, production: boolean, randomSecret: () => Uint8Array, authorizer: AuthorizerConfig | undefined): JwtConfig {
   const secret = read.string("JWT_SECRET");
   const jwksUrl = read.url("JWKS_URL", ["https:", "http:"]);
   const issuer = read.string("JWT_ISSUER");
@@ -106,6 +111,11 @@ function readJwt(read: EnvReader, production: boolean, randomSecret: () => Uint8
       throw new ConfigError("JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE, so that tokens minted for other apps are refused");
     }
     return { kind: "jwks", jwksUrl, issuer, audience };
+  }
+  if (production && authorizer) {
+    throw new ConfigError(
+      `NODE_ENV=production needs JWT_SECRET or JWKS_URL even with ${authorizer.kind === "webhook" ? "AUTH_WEBHOOK_URL" : "AUTH_LAMBDA_ARN"}: the authorizer admits subscribers, publishers still sign in with JWTs`,
+    );
   }
   if (production) {
     throw new ConfigError(

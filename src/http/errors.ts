@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AuthError } from "../auth/auth-error.ts";
+import { AuthorizerFailure } from "../auth/authorizers/authorizer.ts";
 import { KeySetUnavailableError } from "../auth/remote-key-set.ts";
 import { BusUnavailableError, IdempotencyConflictError } from "../bus/event-bus.ts";
 import { PublishRequestError } from "../events/publish-request.ts";
@@ -38,6 +39,7 @@ export const ERROR_CODES = {
   token_claim_invalid: { status: 401, when: "the token has no `exp`, lives longer than `MAX_TOKEN_LIFETIME_S`, or its topics or `publish` claim is not a list of strings" },
   token_unknown_key: { status: 401, when: "no key of the JWKS matches the token's `kid`" },
   topic_not_allowed: { status: 403, when: "a `topic` asked for is not allowed by the token's topics claim" },
+  authorizer_denied: { status: 403, when: "the authorizer (`AUTH_WEBHOOK_URL` or `AUTH_LAMBDA_ARN`) refused the session; its own status (401 or 403) and message are passed on" },
   publish_not_allowed: { status: 403, when: "the token has no `publish` claim, or it does not allow a recipient" },
   not_found: { status: 404, when: "no route has this method and path" },
   idempotency_conflict: { status: 409, when: "the publish `id` was already used, within `IDEMPOTENCY_WINDOW_MS`, for an event with other content" },
@@ -46,6 +48,8 @@ export const ERROR_CODES = {
   too_many_streams: { status: 429, when: "the user has too many open streams, or opened too many in the last minute (with `Retry-After`)" },
   header_too_large: { status: 431, when: "the request's headers are too large" },
   internal: { status: 500, when: "an unexpected failure; the message carries the request id to look for in the logs" },
+  authorizer_invalid_answer: { status: 502, when: "the authorizer answered something unusable (the log line says what); nothing to retry until it is fixed" },
+  authorizer_unavailable: { status: 503, when: "the authorizer timed out (`AUTH_WEBHOOK_TIMEOUT_MS`) or failed; retry after `Retry-After`" },
   jwks_unavailable: { status: 503, when: "the key set at `JWKS_URL` cannot be fetched and no keys are held yet; retry after `Retry-After`" },
   unavailable: { status: 503, when: "the instance is draining or full, or the bus cannot take the event: nothing was accepted; retry (with `Retry-After`)" },
 } as const satisfies Record<string, ErrorSpec>;
@@ -61,11 +65,14 @@ export class ApiError extends Error {
   override readonly name = "ApiError";
   readonly code: ErrorCode;
   readonly headers: Readonly<Record<string, string>>;
+  /** The table's status, unless the code passes on another's (authorizer_denied: the authorizer's 401 or 403). */
+  readonly status: number;
 
-  constructor(code: ErrorCode, message: string, headers: Readonly<Record<string, string>> = {}) {
+  constructor(code: ErrorCode, message: string, headers: Readonly<Record<string, string>> = {}, status: number = ERROR_CODES[code].status) {
     super(message);
     this.code = code;
     this.headers = headers;
+    this.status = status;
   }
 }
 
@@ -121,6 +128,9 @@ function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
   if (error instanceof KeySetUnavailableError) {
     return new ApiError("jwks_unavailable", error.message, { "retry-after": String(error.retryAfterSeconds) });
   }
+  if (error instanceof AuthorizerFailure) {
+    return new ApiError(error.code, error.message, error.status === 503 ? { "retry-after": String(authorizerRetryAfterSeconds()) } : {});
+  }
   if (error instanceof PublishRequestError) return new ApiError("invalid_body", error.message);
   if (error instanceof IdempotencyConflictError) {
     return new ApiError("idempotency_conflict", `${error.message}: publish other content under a new \`id\``);
@@ -144,7 +154,7 @@ function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
 }
 
 function authError(error: AuthError, request: FastifyRequest): ApiError {
-  if (isErrorCode(error.code)) return new ApiError(error.code, error.message, authHeaders(error));
+  if (isErrorCode(error.code)) return new ApiError(error.code, error.message, authHeaders(error), error.status);
   // A code missing from the table is a bug in the gateway, which the error-shape tests look for.
   request.log.error({ code: error.code }, "error code missing from ERROR_CODES in src/http/errors.ts");
   return new ApiError("internal", `internal error; the logs have it under request id ${request.id}`);
@@ -161,5 +171,10 @@ function validationError(violations: readonly SchemaViolation[], context: string
 }
 
 function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
-  return reply.code(ERROR_CODES[error.code].status).headers(error.headers).send({ error: error.code, message: error.message });
+  return reply.code(error.status).headers(error.headers).send({ error: error.code, message: error.message });
+}
+
+/** 1 to 3 s: clients refused together by an authorizer outage do not all come back in the same second. */
+function authorizerRetryAfterSeconds(): number {
+  return 1 + Math.floor(Math.random() * 3);
 }

@@ -1,18 +1,17 @@
 import type { FastifyInstance } from "fastify";
-import { AuthError } from "../auth/auth-error.ts";
-import { allowedByAny } from "../auth/topic-patterns.ts";
-import type { TokenVerifier } from "../auth/token-verifier.ts";
+import type { SubscriberAuthenticator } from "../auth/subscriber-authenticator.ts";
 import { TOPIC_NAME_PATTERN, TOPIC_NAME_RULE, topicChannel, userChannel } from "../events/channels.ts";
 import { parseEventId, type EventPosition } from "../events/event-id.ts";
 import type { Hub } from "../hub/hub.ts";
 import { Subscriber } from "../hub/subscriber.ts";
-import { subscriberToken } from "./credentials.ts";
 import { ApiError } from "./errors.ts";
 import { openSseResponse } from "./sse-sink.ts";
+import { subscriberRequest } from "./subscriber-request.ts";
 
 export interface EventsRouteOptions {
   readonly hub: Hub;
-  readonly verifier: TokenVerifier;
+  /** A valid JWT, else the configured authorizer (webhook or Lambda). */
+  readonly authenticator: SubscriberAuthenticator;
   readonly maxTopicsPerStream: number;
 }
 
@@ -24,7 +23,7 @@ interface EventsQuery {
 
 /** GET /events: one SSE stream with the user's private events and the topics it asks for. */
 export async function eventsRoute(app: FastifyInstance, options: EventsRouteOptions): Promise<void> {
-  const { hub, verifier, maxTopicsPerStream } = options;
+  const { hub, authenticator, maxTopicsPerStream } = options;
   app.get<{ Querystring: EventsQuery }>(
     "/events",
     {
@@ -40,12 +39,8 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       },
     },
     async (request, reply) => {
-      const principal = await verifier.verify(subscriberToken(request));
       const topics = [...new Set(request.query.topic ?? [])];
-      const refused = topics.find((topic) => !allowedByAny(principal.topicPatterns, topic));
-      if (refused !== undefined) {
-        throw new AuthError(403, "topic_not_allowed", `the token's \`topics\` claim does not allow the topic "${refused}"`);
-      }
+      const principal = await authenticator.authenticate(subscriberRequest(request, topics));
       const resumeFrom = resumePosition(request.headers["last-event-id"] ?? request.query.lastEventId);
       const refusal = hub.admit(principal.userId);
       if (refusal) {

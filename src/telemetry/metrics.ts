@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { AuthorizerObserver } from "../auth/authorizers/authorizer.ts";
 import type { PublishResult } from "../bus/event-bus.ts";
 import type { GatewayEvent } from "../events/event.ts";
 import type { EventSource } from "../events/publisher.ts";
@@ -10,6 +11,7 @@ import type { SqsFailureReason, SqsObserver } from "../ingest/sqs-source.ts";
 export class GatewayMetrics implements IngestObservers {
   readonly registry = new Registry();
   readonly sqs: SqsObserver;
+  readonly authorizer: AuthorizerObserver;
   readonly #published: Counter<"source">;
   readonly #duplicates: Counter<"source">;
   readonly #authFailures: Counter<"reason">;
@@ -49,6 +51,7 @@ export class GatewayMetrics implements IngestObservers {
       registers,
     });
     this.sqs = sqsMetrics(registers);
+    this.authorizer = authorizerMetrics(registers);
   }
 
   /** Gauges and counters read from the hub when scraped, so the hot path only bumps plain numbers. */
@@ -140,5 +143,42 @@ function sqsMetrics(registers: Registry[]): SqsObserver {
       age.observe(seconds);
       oldestSinceScrape = Math.max(oldestSinceScrape, seconds);
     },
+  };
+}
+
+/** The subscriber authorizer's metrics: calls by outcome, their latency, cache hits, failures by reason. */
+function authorizerMetrics(registers: Registry[]): AuthorizerObserver {
+  const calls = new Counter<"authorizer" | "outcome">({
+    name: "sse_gateway_authorizer_calls_total",
+    help: "Calls to the subscriber authorizer (webhook or Lambda), by outcome: allow, deny, failure",
+    labelNames: ["authorizer", "outcome"],
+    registers,
+  });
+  const latency = new Histogram<"authorizer">({
+    name: "sse_gateway_authorizer_duration_seconds",
+    help: "Time a call to the subscriber authorizer took, failures and timeouts included",
+    labelNames: ["authorizer"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const hits = new Counter<"authorizer" | "source">({
+    name: "sse_gateway_authorizer_cache_hits_total",
+    help: "Stream opens decided without a call: a stored decision (stored) or one shared with an identical call in flight (in_flight)",
+    labelNames: ["authorizer", "source"],
+    registers,
+  });
+  const failures = new Counter<"authorizer" | "reason">({
+    name: "sse_gateway_authorizer_failures_total",
+    help: "Authorizer calls without a usable decision, by reason (timeout, unreachable, bad_status, function_error, invoke_error, invalid_answer)",
+    labelNames: ["authorizer", "reason"],
+    registers,
+  });
+  return {
+    called(authorizer, outcome, seconds) {
+      calls.inc({ authorizer, outcome });
+      latency.observe({ authorizer }, seconds);
+    },
+    cacheHit: (authorizer, source) => hits.inc({ authorizer, source }),
+    failed: (authorizer, reason) => failures.inc({ authorizer, reason }),
   };
 }

@@ -7,6 +7,7 @@ import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { ERROR_CODES, type ErrorCode } from "../../src/http/errors.ts";
 import { startDevGateway, type DevGateway } from "../support/dev-gateway.ts";
 import { startGateway, token, TEST_SECRET, type RunningGateway } from "../support/gateway.ts";
+import { startWebhook } from "../support/webhook-server.ts";
 
 interface Answer {
   readonly status: number;
@@ -181,6 +182,30 @@ describe("one error shape for every error status", () => {
     assertErrorShape(await get(gw.url, "/events?topic=secret", await bearer({ sub: "ann", topics: ["news"] })), "topic_not_allowed");
     const noPublish = { ...(await bearer({ sub: "ann" })), "content-type": "application/json" };
     assertErrorShape(await post(gw.url, JSON.stringify({ type: "t", users: ["u"] }), noPublish), "publish_not_allowed");
+  });
+
+  it("401, 403, 502 and 503 from the subscriber authorizer", async () => {
+    // The webhook's answer is chosen by the session cookie the stream sends.
+    const answers: Record<string, { status: number; body: unknown; delayMs?: number }> = {
+      refused: { status: 403, body: { message: "no access" } },
+      "signed-out": { status: 401, body: { message: "sign in" } },
+      broken: { status: 200, body: { topics: [] } },
+      slow: { status: 200, body: {}, delayMs: 1000 },
+    };
+    const webhook = await startWebhook((body) => answers[/session=(\S+)/.exec(body.headers.cookie)![1]!]!);
+    const authorized = await startGateway({ AUTH_WEBHOOK_URL: webhook.url, AUTH_WEBHOOK_TIMEOUT_MS: "100" });
+    try {
+      const open = (session: string) => get(authorized.url, "/events", { cookie: `session=${session}` });
+      assertErrorShape(await open("refused"), "authorizer_denied", /no access/);
+      const signedOut = await open("signed-out");
+      assert.equal(signedOut.status, 401, "the authorizer's own status is passed on");
+      assert.deepEqual(JSON.parse(signedOut.text), { error: "authorizer_denied", message: "sign in" });
+      assertErrorShape(await open("broken"), "authorizer_invalid_answer");
+      assertErrorShape(await open("slow"), "authorizer_unavailable");
+    } finally {
+      await authorized.stop();
+      await webhook.stop();
+    }
   });
 
   it("404: fastify's not-found answers the same shape, without the query string", async () => {

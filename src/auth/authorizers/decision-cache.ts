@@ -1,0 +1,53 @@
+/** How a value was obtained: stored earlier, shared with the identical load in flight, or loaded now. */
+export type CacheSource = "stored" | "in_flight" | "loaded";
+
+/**
+ * A bounded map of values that expire, where concurrent loads of one key share a single load:
+ * a thousand identical requests at once cost one call. Failed loads are not stored.
+ */
+export class DecisionCache<V> {
+  readonly #stored = new Map<string, { readonly value: V; readonly untilMs: number }>();
+  readonly #inFlight = new Map<string, Promise<V>>();
+  readonly #maxEntries: number;
+  readonly #nowMs: () => number;
+
+  constructor(maxEntries: number, nowMs: () => number = Date.now) {
+    this.#maxEntries = maxEntries;
+    this.#nowMs = nowMs;
+  }
+
+  get size(): number {
+    return this.#stored.size;
+  }
+
+  /** The value for key; `load` runs only when none is stored or in flight; `ttlMs` says how long to keep it (0: not at all). */
+  async get(key: string, load: () => Promise<V>, ttlMs: (value: V) => number): Promise<{ value: V; source: CacheSource }> {
+    const stored = this.#stored.get(key);
+    if (stored && stored.untilMs > this.#nowMs()) return { value: stored.value, source: "stored" };
+    if (stored) this.#stored.delete(key);
+    const pending = this.#inFlight.get(key);
+    if (pending) return { value: await pending, source: "in_flight" };
+    const loading = load();
+    this.#inFlight.set(key, loading);
+    try {
+      const value = await loading;
+      this.#store(key, value, ttlMs(value));
+      return { value, source: "loaded" };
+    } finally {
+      this.#inFlight.delete(key);
+    }
+  }
+
+  #store(key: string, value: V, ttlMs: number): void {
+    if (!(ttlMs > 0)) return;
+    // Map order is insertion order: the first key is the oldest entry, the one to evict.
+    this.#stored.delete(key);
+    while (this.#stored.size >= this.#maxEntries) this.#evictOne();
+    this.#stored.set(key, { value, untilMs: this.#nowMs() + ttlMs });
+  }
+
+  #evictOne(): void {
+    const oldest = this.#stored.keys().next();
+    if (!oldest.done) this.#stored.delete(oldest.value);
+  }
+}

@@ -1,0 +1,36 @@
+import type { FastifyRequest } from "fastify";
+import { FORWARDED_HEADERS, type ForwardedHeaders } from "../auth/authorizers/authorizer.ts";
+import type { SubscriberRequest } from "../auth/subscriber-authenticator.ts";
+import { subscriberToken } from "./credentials.ts";
+
+/** A stream request as authentication sees it: its token, the headers an authorizer gets, its query, its topics. */
+export function subscriberRequest(
+  request: FastifyRequest<{ Querystring: { access_token?: string } }>,
+  topics: readonly string[],
+): SubscriberRequest {
+  const headers: ForwardedHeaders = {};
+  for (const name of FORWARDED_HEADERS) {
+    const value = request.headers[name];
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return {
+    token: () => subscriberToken(request),
+    headers,
+    query: queryOf(request.url),
+    topics,
+    sourceIp: headers["x-forwarded-for"]?.split(",")[0]?.trim() || request.ip,
+  };
+}
+
+/** The query as sent (not as the route's schema reshaped it): one value as a string, a repeated one as a list. */
+function queryOf(url: string): Record<string, string | string[]> {
+  // No prototype: a parameter named __proto__ is just a parameter.
+  const query: Record<string, string | string[]> = Object.create(null);
+  const at = url.indexOf("?");
+  if (at < 0) return query;
+  for (const [name, value] of new URLSearchParams(url.slice(at + 1))) {
+    const known = query[name];
+    query[name] = known === undefined ? value : Array.isArray(known) ? [...known, value] : [known, value];
+  }
+  return query;
+}
