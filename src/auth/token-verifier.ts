@@ -1,6 +1,7 @@
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import type { JwtConfig } from "../config/config.ts";
 import { AuthError } from "./auth-error.ts";
+import { isUsableUserId } from "./subscriber-principal.ts";
 import { KeySetUnavailableError, RemoteKeySet } from "./remote-key-set.ts";
 import { VerifiedTokenCache } from "./verified-token-cache.ts";
 
@@ -96,8 +97,7 @@ function checkLifetime(payload: JWTPayload, maxLifetimeSeconds: number | undefin
 
 function toPrincipal(payload: JWTPayload, topicsClaim: string): Principal {
   const sub = payload.sub;
-  // A lone surrogate would become U+FFFD in storage keys, and two users one channel.
-  if (typeof sub !== "string" || sub === "" || sub.length > 256 || /[\u0000-\u001f\u007f]/.test(sub) || !sub.isWellFormed()) {
+  if (!isUsableUserId(sub)) {
     throw new AuthError(401, "token_subject_invalid", "the token needs a `sub` claim: the user id, 1 to 256 printable characters of well-formed Unicode");
   }
   return {

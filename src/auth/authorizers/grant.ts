@@ -1,3 +1,4 @@
+import { isUsableUserId } from "../subscriber-principal.ts";
 import { AuthorizerFailure, type AuthorizerDecision } from "./authorizer.ts";
 
 /** Fields of an authorizer's "allow" answer, before checking, and the names they had there (for messages). */
@@ -13,7 +14,6 @@ export interface GrantFieldNames {
   readonly expiresAt: string;
 }
 
-const MAX_USER_ID_LENGTH = 256;
 const MAX_PATTERNS = 1000;
 /** Unix seconds stay below this until the year 5138; a larger value is milliseconds sent by mistake. */
 const LATEST_PLAUSIBLE_SECONDS = 1e11;
@@ -24,9 +24,7 @@ const LATEST_PLAUSIBLE_SECONDS = 1e11;
  */
 export function grantDecision(fields: GrantFields, names: GrantFieldNames, nowSeconds: number): AuthorizerDecision {
   const userId = typeof fields.userId === "number" && Number.isSafeInteger(fields.userId) ? String(fields.userId) : fields.userId;
-  if (typeof userId !== "string" || userId === "" || userId.length > MAX_USER_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(userId)) {
-    throw invalid(`\`${names.userId}\` must be the user id: 1 to ${MAX_USER_ID_LENGTH} printable characters`);
-  }
+  if (!isUsableUserId(userId)) throw invalid(`\`${names.userId}\` must be the user id: 1 to 256 printable characters of well-formed Unicode`);
   const topics = fields.topics ?? [];
   if (!Array.isArray(topics) || topics.length > MAX_PATTERNS || !topics.every((topic) => typeof topic === "string")) {
     throw invalid(`\`${names.topics}\` must be a list of at most ${MAX_PATTERNS} topic patterns (strings)`);
