@@ -1,20 +1,34 @@
+import type { DestinationStream } from "pino";
 import type { FastifyServerOptions } from "fastify";
 
-/** Query parameters that carry credentials: their values never reach a log line. */
-const SECRET_PARAMS = /([?&](?:access_token|token)=)[^&#]*/gi;
+/**
+ * Query parameters whose values are logged. Every other parameter is logged as "[redacted]",
+ * name and value: a token travels under whatever spelling the query parser decodes to
+ * `access_token` (`access%5Ftoken`, `%61ccess_token`), under another route's name for it, or in
+ * a parameter nobody expected, so only what is known to be harmless is written.
+ */
+const LOGGED_PARAMS = new Set(["topic", "lastEventId"]);
 
-export function redactQuery(url: string): string {
-  return url.replace(SECRET_PARAMS, "$1[redacted]");
+/** The URL as a log line may show it: the path, and the query with only harmless values. */
+export function loggableUrl(url: string): string {
+  const at = url.indexOf("?");
+  if (at < 0) return url;
+  const shown: string[] = [];
+  for (const [name, value] of new URLSearchParams(url.slice(at + 1))) {
+    shown.push(LOGGED_PARAMS.has(name) ? `${encodeURIComponent(name)}=${encodeURIComponent(value)}` : "[redacted]");
+  }
+  return `${url.slice(0, at)}?${shown.join("&")}`;
 }
 
 /** pino options for fastify: JSON lines, request ids, and no tokens from headers, cookies or query strings. */
-export function loggerOptions(level: string): NonNullable<FastifyServerOptions["logger"]> {
+export function loggerOptions(level: string, stream?: DestinationStream): NonNullable<FastifyServerOptions["logger"]> {
   return {
     level,
+    ...(stream ? { stream } : {}),
     redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
     serializers: {
       req(request: { method: string; url: string; id: string; ip?: string }) {
-        return { id: request.id, method: request.method, url: redactQuery(request.url), remoteAddress: request.ip };
+        return { id: request.id, method: request.method, url: loggableUrl(request.url), remoteAddress: request.ip };
       },
     },
   };

@@ -85,7 +85,7 @@ describe("the gateway process", () => {
     const viaHeader = await connectSse(url!, { token: secretToken });
     viaHeader.close();
     await fetch(`${url}/events`, { headers: { cookie: `access_token=${secretToken}` } }).then((r) => r.body?.cancel());
-    await gateway.waitForOutput(/access_token=\[redacted\]/);
+    await gateway.waitForOutput(/"url":"\/events\?\[redacted\]&topic=nope"/);
     assert.ok(!gateway.output().includes(secretToken.split(".")[2]!), "no token signature in the logs");
     gateway.kill("SIGTERM");
     await gateway.exited;

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { lineAuditor } from "./log-audit.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
@@ -23,12 +24,14 @@ export function spawnGateway(env: Record<string, string>): ChildGateway {
   });
   let output = "";
   const listeners = new Set<() => void>();
-  const collect = (chunk: Buffer) => {
+  const audit = { stdout: lineAuditor(), stderr: lineAuditor() };
+  const collect = (stream: keyof typeof audit) => (chunk: Buffer) => {
     output += chunk.toString();
+    audit[stream](chunk.toString());
     for (const listener of listeners) listener();
   };
-  child.stdout!.on("data", collect);
-  child.stderr!.on("data", collect);
+  child.stdout!.on("data", collect("stdout"));
+  child.stderr!.on("data", collect("stderr"));
   const exited = once(child, "exit").then(([code]) => code as number | null);
   return {
     child,

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createGateway, type Gateway } from "../../src/app.ts";
 import { signDevToken } from "../../src/auth/dev-tokens.ts";
 import { loadConfig } from "../../src/config/config.ts";
+import { auditedLogger } from "./log-audit.ts";
 
 export interface DevGateway {
   readonly gateway: Gateway;
@@ -19,7 +20,7 @@ export async function startDevGateway(env: Record<string, string> = {}): Promise
   const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "200", ...env }, () => randomBytes(32));
   if (config.jwt.kind !== "ephemeral") throw new Error("startDevGateway needs an environment without JWT settings");
   const secret = config.jwt.secret;
-  const gateway = await createGateway(config, { logger: false });
+  const gateway = await createGateway(config, { logger: auditedLogger() });
   const url = await gateway.listen();
   return {
     gateway,

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { SignJWT } from "jose";
 import { createGateway, type Gateway } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/config.ts";
+import { auditedLogger } from "./log-audit.ts";
 
 /** The HS256 secret the test gateways share. */
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256!";
@@ -18,7 +19,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ru
     { JWT_SECRET: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "200", ...env },
     () => randomBytes(32),
   );
-  const gateway = await createGateway(config, { logger: false });
+  const gateway = await createGateway(config, { logger: auditedLogger() });
   const url = await gateway.listen();
   return {
     gateway,

@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { loggableUrl } from "../../src/telemetry/logger.ts";
+import { auditedLineCount, leakedSignatures, recentLogLines } from "../support/log-audit.ts";
+import { startGateway, token, type RunningGateway } from "../support/gateway.ts";
+
+// Finding 5: `?access%5Ftoken=<jwt>` and `?%61ccess_token=<jwt>` authenticate, and the whole
+// token was logged in the request line; redaction matched only the literal name.
+describe("tokens never reach the logs", () => {
+  let gw: RunningGateway;
+  before(async () => {
+    gw = await startGateway();
+  });
+  after(() => gw.stop());
+
+  it("redacts the token under every spelling the query parser accepts, and under names it does not know", async () => {
+    const subscriber = await token({ sub: "logged", topics: ["news"] });
+    // The first four decode to access_token, so they open the stream; the others are not tokens to the gateway.
+    const decoded = ["access_token", "access%5Ftoken", "%61ccess_token", "%61%63%63%65%73%73%5f%74%6f%6b%65%6e"];
+    const other = ["ACCESS_TOKEN", "token", "authorization", "x"];
+    const before = auditedLineCount();
+    for (const name of [...decoded, ...other]) {
+      const response = await fetch(`${gw.url}/events?topic=news&${name}=${subscriber}&lastEventId=`, { signal: AbortSignal.timeout(2000) });
+      assert.equal(response.status, decoded.includes(name) ? 200 : 401, name);
+      await response.body?.cancel();
+    }
+    const spellings = [...decoded, ...other];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(auditedLineCount() - before >= spellings.length, "the gateway's request lines went through the audit");
+    const lines = recentLogLines().filter((line) => line.includes("/events?"));
+    assert.ok(lines.length >= spellings.length, `request lines were logged: ${lines.length}`);
+    for (const line of lines) {
+      assert.deepEqual(leakedSignatures(line), [], line);
+      assert.doesNotMatch(line, /eyJ/, line);
+    }
+    assert.ok(lines.some((line) => line.includes("topic=news")), "harmless parameters stay readable");
+  });
+
+  it("the audit itself finds a token in a line, written plainly or percent-encoded", async () => {
+    const minted = await token({ sub: "canary" });
+    assert.equal(leakedSignatures(`{"url":"/events?access_token=${minted}"}`).length, 1);
+    const encoded = minted.replace(/[A-Za-z]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);
+    assert.equal(leakedSignatures(`{"url":"/events?t=${encoded}"}`).length, 1);
+    assert.deepEqual(leakedSignatures(`{"url":"/events?t=${minted.slice(0, -3)}"}`), [], "a truncated signature is not a token");
+  });
+
+  it("shows only the path and harmless parameters (unit)", () => {
+    assert.equal(loggableUrl("/events?topic=a&topic=b"), "/events?topic=a&topic=b");
+    assert.equal(loggableUrl("/events?access%5Ftoken=secret&topic=a"), "/events?[redacted]&topic=a");
+    assert.equal(loggableUrl("/events?secret"), "/events?[redacted]");
+    assert.equal(loggableUrl("/healthz"), "/healthz");
+    assert.doesNotMatch(loggableUrl("/x?%74opic=1&topic%00=secret&to%70ic=ok"), /secret/);
+  });
+});
