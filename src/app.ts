@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import fastifyCors from "@fastify/cors";
 import type { Http2SecureServer } from "node:http2";
-import fastify, { type FastifyHttp2SecureOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import fastify, { type FastifyHttp2SecureOptions, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from "fastify";
 import { createAuthorizer } from "./auth/authorizers/create-authorizer.ts";
 import { createSubscriberAuthenticator } from "./auth/subscriber-authenticator.ts";
 import { createTokenVerifier } from "./auth/token-verifier.ts";
@@ -14,6 +14,7 @@ import { demoRoutes, devTokenRoute } from "./http/demo-routes.ts";
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandler } from "./http/errors.ts";
 import { eventsRoute } from "./http/events-route.ts";
 import { healthRoutes } from "./http/health-routes.ts";
+import { installOpenApi } from "./http/openapi.ts";
 import { publishRoute } from "./http/publish-route.ts";
 import { Hub } from "./hub/hub.ts";
 import { createSources } from "./ingest/create-sources.ts";
@@ -41,6 +42,8 @@ export interface Gateway {
 export interface GatewayOverrides {
   /** pino logger options, or false for silence (tests). */
   readonly logger?: FastifyServerOptions["logger"];
+  /** Sees every route as it is registered (the test that /openapi.json lists them all). */
+  readonly onRoute?: (route: RouteOptions) => void;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
@@ -68,7 +71,9 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const authorizer = createAuthorizer(config.authorizer, metrics.authorizer, app.log);
   const authenticator = createSubscriberAuthenticator(verifier, authorizer);
 
+  if (overrides.onRoute) app.addHook("onRoute", overrides.onRoute);
   installErrorHandler(app, (code) => metrics.authFailure(code));
+  await installOpenApi(app);
   app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
     done();

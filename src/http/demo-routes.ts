@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { signDevToken } from "../auth/dev-tokens.ts";
-import { USER_ID_PATTERN } from "../events/channels.ts";
+import { USER_ID_PATTERN, USER_ID_RULE } from "../events/channels.ts";
 
 const page = readFileSync(new URL("./demo/index.html", import.meta.url));
 const script = readFileSync(new URL("./demo/demo.js", import.meta.url));
@@ -11,12 +11,16 @@ const client = {
   "worker.js": readFileSync(new URL("../../client/dist/worker.js", import.meta.url)),
 };
 
+function pageSchema(summary: string, type: string) {
+  return { summary, tags: ["demo"], response: { 200: { description: summary, content: { [type]: { schema: { type: "string" } } } } } };
+}
+
 /** The demo page: plain HTML and a script on the browser client, no build step. */
 export async function demoRoutes(app: FastifyInstance): Promise<void> {
-  app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(page));
-  app.get("/demo.js", async (_request, reply) => reply.type("text/javascript; charset=utf-8").send(script));
+  app.get("/", { schema: pageSchema("The demo page", "text/html") }, async (_request, reply) => reply.type("text/html; charset=utf-8").send(page));
+  app.get("/demo.js", { schema: pageSchema("The demo page's script", "text/javascript") }, async (_request, reply) => reply.type("text/javascript; charset=utf-8").send(script));
   for (const [name, code] of Object.entries(client)) {
-    app.get(`/client/${name}`, async (_request, reply) => reply.type("text/javascript; charset=utf-8").send(code));
+    app.get(`/client/${name}`, { schema: pageSchema(`The browser client's ${name}`, "text/javascript") }, async (_request, reply) => reply.type("text/javascript; charset=utf-8").send(code));
   }
 }
 
@@ -26,7 +30,7 @@ export interface DevTokenRouteOptions {
 
 interface DevTokenQuery {
   role: "subscriber" | "publisher";
-  sub: string;
+  sub?: string;
   ttl: number;
 }
 
@@ -36,19 +40,33 @@ export async function devTokenRoute(app: FastifyInstance, options: DevTokenRoute
     "/dev/token",
     {
       schema: {
+        summary: "Development mode only: a token signed with the ephemeral secret",
+        tags: ["demo"],
         querystring: {
           type: "object",
           properties: {
             role: { type: "string", enum: ["subscriber", "publisher"], default: "subscriber" },
-            sub: { type: "string", pattern: USER_ID_PATTERN, default: "demo-user" },
-            ttl: { type: "integer", minimum: 1, maximum: 86_400, default: 3600 },
+            sub: {
+              type: "string",
+              pattern: USER_ID_PATTERN,
+              description: `The token's \`sub\` (${USER_ID_RULE}); default demo-user, or demo-publisher for a publisher`,
+            },
+            ttl: { type: "integer", minimum: 1, maximum: 86_400, default: 3600, description: "Lifetime in seconds" },
+          },
+        },
+        response: {
+          200: {
+            description: "A subscriber token (topics `*`) or a publisher token (publish `*`)",
+            type: "object",
+            required: ["token"],
+            properties: { token: { type: "string" } },
           },
         },
       },
     },
     async (request) => {
       const { role, sub, ttl } = request.query;
-      const claims = role === "publisher" ? { sub: "demo-publisher", publish: ["*"] } : { sub, topics: ["*"] };
+      const claims = role === "publisher" ? { sub: sub ?? "demo-publisher", publish: ["*"] } : { sub: sub ?? "demo-user", topics: ["*"] };
       return { token: await signDevToken(options.secret, claims, ttl) };
     },
   );

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { SubscriberAuthenticator } from "../auth/subscriber-authenticator.ts";
-import { TOPIC_NAME_PATTERN, TOPIC_NAME_RULE, topicChannel, userChannel } from "../events/channels.ts";
+import { topicChannel, userChannel } from "../events/channels.ts";
 import { parseEventId, type EventPosition } from "../events/event-id.ts";
 import type { Hub } from "../hub/hub.ts";
 import { Subscriber } from "../hub/subscriber.ts";
 import { ApiError } from "./errors.ts";
+import { eventStreamResponse, eventsQuerySchema } from "./event-stream-schema.ts";
 import { openSseResponse } from "./sse-sink.ts";
 import { subscriberRequest } from "./subscriber-request.ts";
 
@@ -28,14 +29,11 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
     "/events",
     {
       schema: {
-        querystring: {
-          type: "object",
-          properties: {
-            access_token: { type: "string" },
-            topic: { type: "array", maxItems: maxTopicsPerStream, items: { type: "string", pattern: TOPIC_NAME_PATTERN, description: TOPIC_NAME_RULE } },
-            lastEventId: { type: "string" },
-          },
-        },
+        summary: "Subscribe: one SSE stream of the user's private events and the topics asked for",
+        tags: ["streams"],
+        security: [{ bearer: [] }, { accessTokenQuery: [] }, { accessTokenCookie: [] }],
+        querystring: eventsQuerySchema(maxTopicsPerStream),
+        response: { 200: eventStreamResponse },
       },
     },
     async (request, reply) => {

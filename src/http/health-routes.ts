@@ -9,6 +9,35 @@ export interface HealthRoutesOptions {
   readonly registry: Registry;
 }
 
+// Status documents, not errors: their 503 is for load balancers. Extra fields pass through.
+const status = { type: "object", additionalProperties: true, properties: { status: { type: "string", enum: ["ok", "draining"] } } } as const;
+const readiness = {
+  type: "object",
+  additionalProperties: true,
+  properties: {
+    ready: { type: "boolean" },
+    failing: {
+      type: "array",
+      items: { type: "object", additionalProperties: true, properties: { name: { type: "string" }, reason: { type: "string" } } },
+    },
+  },
+} as const;
+const healthzSchema = {
+  summary: "Liveness for the load balancer: 200 while serving, 503 once draining",
+  tags: ["operations"],
+  response: { 200: { description: "Serving", ...status }, 503: { description: "Draining", ...status } },
+} as const;
+const readyzSchema = {
+  summary: "Whether this instance can do all of its job, and if not why",
+  tags: ["operations"],
+  response: { 200: { description: "Ready", ...readiness }, 503: { description: "Not ready: `failing` says why", ...readiness } },
+} as const;
+const metricsSchema = {
+  summary: "Prometheus metrics",
+  tags: ["operations"],
+  response: { 200: { description: "Prometheus text format", content: { "text/plain": { schema: { type: "string" } } } } },
+} as const;
+
 /**
  * /healthz is what a load balancer checks: 200 while the process serves and is not draining. A
  * backend outage never fails it: every instance shares it, and replacing them all would cut every
@@ -17,18 +46,18 @@ export interface HealthRoutesOptions {
  * dashboards; /metrics is for Prometheus.
  */
 export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions): Promise<void> {
-  app.get("/healthz", async (_request, reply) => {
+  app.get("/healthz", { schema: healthzSchema }, async (_request, reply) => {
     if (options.draining()) return reply.code(503).send({ status: "draining" });
     return reply.send({ status: "ok" });
   });
-  app.get("/readyz", async (_request, reply) => {
+  app.get("/readyz", { schema: readyzSchema }, async (_request, reply) => {
     const failing = options.checks
       .map((check) => ({ name: check.name, ...check.check() }))
       .filter((result) => !result.ready)
       .map((result) => ({ name: result.name, reason: result.reason ?? "not ready" }));
     return reply.code(failing.length === 0 ? 200 : 503).send({ ready: failing.length === 0, failing });
   });
-  app.get("/metrics", async (_request, reply) => {
+  app.get("/metrics", { schema: metricsSchema }, async (_request, reply) => {
     return reply.type(options.registry.contentType).send(await options.registry.metrics());
   });
 }

@@ -12,6 +12,16 @@ export interface PublishRouteOptions {
   readonly maxEventBytes: number;
 }
 
+const publishAnswerSchema = {
+  description: "Accepted: stored in history and sent to the streams",
+  type: "object",
+  required: ["id", "duplicate"],
+  properties: {
+    id: { type: "string", description: "The event id (the SSE `id:`)" },
+    duplicate: { type: "boolean", description: "True when `id` repeats an earlier publish: nothing new was delivered" },
+  },
+} as const;
+
 /** POST /publish: services push an event to users and topics with a publisher token. */
 export async function publishRoute(app: FastifyInstance, options: PublishRouteOptions): Promise<void> {
   const { publisher, verifier, maxEventBytes } = options;
@@ -19,7 +29,13 @@ export async function publishRoute(app: FastifyInstance, options: PublishRouteOp
     "/publish",
     {
       bodyLimit: maxEventBytes,
-      schema: { body: publishRequestSchema },
+      schema: {
+        summary: "Publish an event to users and topics",
+        tags: ["publishing"],
+        security: [{ bearer: [] }],
+        body: publishRequestSchema,
+        response: { 202: publishAnswerSchema },
+      },
       // The one check the queue sources use too; its error names the field at fault.
       validatorCompiler: () => checkBody,
     },
