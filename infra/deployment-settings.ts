@@ -2,6 +2,12 @@ import { Duration, aws_events as events, aws_logs as logs } from "aws-cdk-lib";
 import type { Node } from "constructs";
 import type { GatewayStackProps } from "./gateway-stack.ts";
 import type { JwtConfiguration } from "./jwt-settings.ts";
+import { longestSilenceMs } from "../src/hub/heartbeat-rotation.ts";
+
+/** The load balancer closes a connection that carried no byte for this long. */
+export const LOAD_BALANCER_IDLE_TIMEOUT = Duration.seconds(120);
+/** What the longest silence on a stream must leave of the idle timeout: event-loop stalls, GC, a busy task. */
+const IDLE_MARGIN_SHARE = 0.25;
 
 /** Events of this detail-type reach the gateway unless the eventPattern context says otherwise. */
 /** Events whose source starts with "app." (as in the compose stack): teams name their own pattern. */
@@ -31,13 +37,30 @@ export function settingsFromContext(node: Node, imageDirectory: string): Gateway
     taskMemoryMiB: context.integer("taskMemoryMiB") ?? 1024,
     redisNodeType: context.string("redisNodeType") ?? "cache.t4g.micro",
     shutdownGrace: Duration.millis(context.integer("shutdownGraceMs") ?? 15000),
-    heartbeatInterval: Duration.millis(context.integer("heartbeatIntervalMs") ?? 15000),
+    heartbeatInterval: checkHeartbeatInterval(Duration.millis(context.integer("heartbeatIntervalMs") ?? 15000)),
     metricsNamespace: context.string("metricsNamespace") ?? "SseGateway",
     maxReceiveCount: context.integer("maxReceiveCount") ?? 5,
     logRetention: retentionFrom(context.integer("logRetentionDays") ?? logs.RetentionDays.ONE_MONTH),
     vpcFlowLogs: context.boolean("vpcFlowLogs") ?? true,
     containerInsights: context.boolean("containerInsights") ?? true,
   };
+}
+
+/**
+ * A stream gets a byte at least every heartbeat interval plus one slice (the gateway's heartbeat
+ * wheel); that longest silence must stay a quarter of the idle timeout below it, or the load
+ * balancer cuts quiet streams.
+ */
+export function checkHeartbeatInterval(interval: Duration): Duration {
+  const silenceMs = longestSilenceMs(interval.toMilliseconds());
+  const allowedMs = LOAD_BALANCER_IDLE_TIMEOUT.toMilliseconds() * (1 - IDLE_MARGIN_SHARE);
+  if (interval.toMilliseconds() < 1000 || silenceMs > allowedMs) {
+    throw new Error(
+      `heartbeatIntervalMs of ${interval.toMilliseconds()} lets a stream go ${Math.round(silenceMs)} ms without a byte; ` +
+        `the ${LOAD_BALANCER_IDLE_TIMEOUT.toSeconds()} s idle timeout of the load balancer allows at most ${allowedMs} ms with its margin (and the gateway takes 1000 ms or more)`,
+    );
+  }
+  return interval;
 }
 
 function jwtFrom(context: ContextReader): JwtConfiguration {

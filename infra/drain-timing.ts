@@ -4,20 +4,27 @@ import { Duration } from "aws-cdk-lib";
 const MAX_STOP_TIMEOUT = Duration.seconds(120);
 /** Time left to the process after its own drain ends: close Redis, flush logs, exit. */
 const EXIT_MARGIN = Duration.seconds(15);
+/** How often each task asks for its target's health: 10 tasks make 2 calls a second. */
+const TARGET_HEALTH_POLL = Duration.seconds(5);
 
 /**
- * How long a task takes to leave, derived from the gateway's own drain so the three stay in order.
- * ECS first deregisters the task from the target group and waits for the target to drain; then it
- * sends SIGTERM, and SIGKILL after the container stopTimeout. The gateway needs its whole
- * SHUTDOWN_GRACE_MS before either of those two clocks runs out.
+ * How a task leaves, in the order ECS runs it. ECS first deregisters the task from the target
+ * group: its target turns `draining`, the load balancer sends it no new requests and keeps its
+ * streams for the deregistration delay, then cuts what is left. Only then does ECS send SIGTERM,
+ * and SIGKILL after the container stopTimeout. The gateway polls its own target's health and
+ * drains its streams within the delay, from the moment it sees `draining` (at most one poll late)
+ * to a margin before the cut, then exits; SIGTERM and SHUTDOWN_GRACE_MS are the fallback for a
+ * task that could not watch its target (and for every platform without one).
  */
 export interface DrainTiming {
   /** SHUTDOWN_GRACE_MS: the gateway closes its streams in batches over this time after SIGTERM. */
   readonly shutdownGrace: Duration;
   /** Container stopTimeout: SIGTERM to SIGKILL. */
   readonly stopTimeout: Duration;
-  /** Target group deregistration delay: how long the load balancer keeps a leaving task's streams. */
+  /** Target group deregistration delay (DEREGISTRATION_DELAY_MS): the gateway's own drain fits in it. */
   readonly deregistrationDelay: Duration;
+  /** TARGET_HEALTH_POLL_MS. */
+  readonly targetHealthPoll: Duration;
 }
 
 export function drainTimingFor(shutdownGrace: Duration): DrainTiming {
@@ -27,5 +34,6 @@ export function drainTimingFor(shutdownGrace: Duration): DrainTiming {
       `shutdownGrace of ${shutdownGrace.toSeconds()} s leaves no room before the ${MAX_STOP_TIMEOUT.toSeconds()} s stopTimeout limit of Fargate`,
     );
   }
-  return { shutdownGrace, stopTimeout: afterDrain, deregistrationDelay: afterDrain };
+  // The delay holds a poll, the gateway's margin before the cut, and a drain about as long as SHUTDOWN_GRACE_MS.
+  return { shutdownGrace, stopTimeout: afterDrain, deregistrationDelay: afterDrain, targetHealthPoll: TARGET_HEALTH_POLL };
 }

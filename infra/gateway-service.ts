@@ -2,6 +2,7 @@ import {
   Duration,
   Size,
   Validations,
+  Stack,
   aws_certificatemanager as acm,
   aws_cloudwatch as cloudwatch,
   aws_ec2 as ec2,
@@ -14,6 +15,7 @@ import {
 } from "aws-cdk-lib";
 import { Construct } from "constructs";
 import { logAccessLogs } from "./access-logs.ts";
+import { LOAD_BALANCER_IDLE_TIMEOUT, checkHeartbeatInterval } from "./deployment-settings.ts";
 import type { DrainTiming } from "./drain-timing.ts";
 
 export interface GatewayServiceProps {
@@ -47,8 +49,6 @@ export interface GatewayServiceProps {
 const CONTAINER_PORT = 8080;
 /** Many open streams need many descriptors; the Fargate default of 1024 would cap them. */
 const OPEN_FILES = 65536;
-/** The load balancer closes a connection idle this long; heartbeats keep streams well inside it. */
-const IDLE_TIMEOUT = Duration.seconds(120);
 /** Build inputs that never go into the image: keeps asset staging and its hash small and stable. */
 const IMAGE_EXCLUDES = [".git", "node_modules", "cdk.out", "cdk.json", "artifacts", "tmp", "test", "bench", "infra", ".ci"];
 
@@ -60,9 +60,7 @@ export class GatewayService extends Construct {
 
   constructor(scope: Construct, id: string, props: GatewayServiceProps) {
     super(scope, id);
-    if (props.heartbeatInterval.toSeconds() * 2 > IDLE_TIMEOUT.toSeconds()) {
-      throw new Error(`heartbeat interval must stay under half the ${IDLE_TIMEOUT.toSeconds()} s idle timeout`);
-    }
+    checkHeartbeatInterval(props.heartbeatInterval);
     const taskDefinition = this.taskDefinition(props);
     this.taskRole = taskDefinition.taskRole;
     const cluster = new ecs.Cluster(this, "Cluster", {
@@ -87,7 +85,9 @@ export class GatewayService extends Construct {
       availabilityZoneRebalancing: ecs.AvailabilityZoneRebalancing.ENABLED,
       healthCheckGracePeriod: Duration.seconds(30),
     });
-    this.loadBalancer = this.loadBalancerFor(props);
+    const { loadBalancer, targetGroup } = this.loadBalancerFor(props);
+    this.loadBalancer = loadBalancer;
+    this.watchOwnTarget(taskDefinition, targetGroup, props.drain);
     this.autoscale(props);
   }
 
@@ -139,12 +139,12 @@ export class GatewayService extends Construct {
     return taskDefinition;
   }
 
-  private loadBalancerFor(props: GatewayServiceProps): elbv2.ApplicationLoadBalancer {
+  private loadBalancerFor(props: GatewayServiceProps): { loadBalancer: elbv2.ApplicationLoadBalancer; targetGroup: elbv2.ApplicationTargetGroup } {
     const loadBalancer = new elbv2.ApplicationLoadBalancer(this, "LoadBalancer", {
       vpc: props.vpc,
       internetFacing: true,
       http2Enabled: true,
-      idleTimeout: IDLE_TIMEOUT,
+      idleTimeout: LOAD_BALANCER_IDLE_TIMEOUT,
       dropInvalidHeaderFields: true,
     });
     Validations.of(loadBalancer.connections.securityGroups[0]!).acknowledge({
@@ -159,13 +159,15 @@ export class GatewayService extends Construct {
       certificates: [acm.Certificate.fromCertificateArn(this, "Certificate", props.certificateArn)],
       sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
     });
-    https.addTargets("Gateway", {
+    const targetGroup = https.addTargets("Gateway", {
       port: CONTAINER_PORT,
       protocol: elbv2.ApplicationProtocol.HTTP,
       targets: [this.service],
       deregistrationDelay: props.drain.deregistrationDelay,
+      // /healthz fails only on a task that is leaving, never on a backend outage every task shares:
+      // ECS replaces tasks whose target is unhealthy, which would cut every stream for nothing.
       healthCheck: {
-        path: "/readyz",
+        path: "/healthz",
         healthyHttpCodes: "200",
         interval: Duration.seconds(10),
         timeout: Duration.seconds(5),
@@ -173,7 +175,29 @@ export class GatewayService extends Construct {
         unhealthyThresholdCount: 2,
       },
     });
-    return loadBalancer;
+    return { loadBalancer, targetGroup };
+  }
+
+  /**
+   * The gateway watches its own target to start its drain when the target turns draining
+   * (see drain-timing.ts): it needs the target group, the delay, and leave to ask for the health.
+   */
+  private watchOwnTarget(taskDefinition: ecs.FargateTaskDefinition, targetGroup: elbv2.ApplicationTargetGroup, drain: DrainTiming): void {
+    const container = taskDefinition.defaultContainer!;
+    container.addEnvironment("TARGET_GROUP_ARN", targetGroup.targetGroupArn);
+    container.addEnvironment("DEREGISTRATION_DELAY_MS", String(drain.deregistrationDelay.toMilliseconds()));
+    container.addEnvironment("TARGET_HEALTH_POLL_MS", String(drain.targetHealthPoll.toMilliseconds()));
+    // Describe* calls of Elastic Load Balancing take no resource-level permissions: the action
+    // is named alone, on "*", and held to this stack's region.
+    taskDefinition.taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ["elasticloadbalancing:DescribeTargetHealth"],
+      resources: ["*"],
+      conditions: { StringEquals: { "aws:RequestedRegion": Stack.of(this).region } },
+    }));
+    Validations.of(taskDefinition.taskRole).acknowledge({
+      id: "AwsSolutions-IAM5[Resource::*]",
+      reason: "elasticloadbalancing:DescribeTargetHealth takes no resource-level permissions and must be granted on *; the statement names that one read-only action and holds it to the stack's region.",
+    });
   }
 
   private autoscale(props: GatewayServiceProps): void {

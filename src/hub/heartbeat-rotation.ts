@@ -7,6 +7,14 @@
  * only the members due in it (writing a heartbeat to 10k sockets in one tick stalls the event
  * loop for hundreds of ms; a slice of them does not).
  */
+/** Heartbeat ticks per interval: the hub's one timer fires this often per interval. */
+export const HEARTBEAT_SLICES = 30;
+
+/** The longest a stream goes without a byte: the interval plus one slice (timer slack). */
+export function longestSilenceMs(heartbeatIntervalMs: number): number {
+  return heartbeatIntervalMs + heartbeatIntervalMs / HEARTBEAT_SLICES;
+}
+
 export interface RotationMember {
   /** Tick of the member's last write, kept by the owner of the rotation. */
   lastWriteTick: number;

@@ -3,7 +3,7 @@ import { comparePositions, formatEventId, type EventPosition } from "../events/e
 import type { GatewayEvent } from "../events/event.ts";
 import { ExpiryWheel } from "./expiry-wheel.ts";
 import { HEARTBEAT_FRAME, controlFrame, eventFrame, retryFrame } from "./frames.ts";
-import { Rotation } from "./heartbeat-rotation.ts";
+import { HEARTBEAT_SLICES, Rotation } from "./heartbeat-rotation.ts";
 import { OpenRate } from "./open-rate.ts";
 import { Subscriber } from "./subscriber.ts";
 
@@ -26,8 +26,6 @@ export interface HubOptions {
 
 export type Refusal = { readonly status: 429 | 503; readonly reason: string; readonly retryAfterSeconds: number };
 
-/** Heartbeat ticks per interval: a quiet stream gets its heartbeat within one tick of the interval. */
-const HEARTBEAT_SLICES = 30;
 /** How many streams read history at once after the bus comes back. */
 const RESYNC_CONCURRENCY = 32;
 /** One history read of a catch-up returns at most this much. */

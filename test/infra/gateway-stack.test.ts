@@ -111,9 +111,9 @@ describe("load balancer", () => {
     ]);
   });
 
-  test("checks /readyz and drains a leaving task for longer than the gateway's own drain", () => {
+  test("checks /healthz and drains a leaving task for longer than the gateway's own drain", () => {
     const targets = findOne(resources, "AWS::ElasticLoadBalancingV2::TargetGroup");
-    assert.equal(targets.properties.HealthCheckPath, "/readyz");
+    assert.equal(targets.properties.HealthCheckPath, "/healthz");
     assert.equal(targets.properties.TargetType, "ip");
     assert.equal(targets.properties.Port, 8080);
     const delay = (targets.properties.TargetGroupAttributes as { Key: string; Value: string }[])
@@ -266,11 +266,11 @@ describe("permissions", () => {
     .filter((resource) => resource.Type === "AWS::IAM::Policy" && refersTo(resource.Properties.Roles, role, "Ref"))
     .flatMap((policy) => statementsOf(policy.Properties.PolicyDocument));
 
-  test("the task role may only consume that one queue", () => {
+  test("the task role may only consume that one queue (and read its target's health: test/infra/ecs-drain.test.ts)", () => {
     const queue = findOne(resources, "AWS::SQS::Queue", (queue) => queue.properties.RedrivePolicy !== undefined);
     assert.equal(resources[roleId]?.Properties.ManagedPolicyArns, undefined);
     assert.equal(resources[roleId]?.Properties.Policies, undefined);
-    const statements = policiesOf(roleId);
+    const statements = policiesOf(roleId).filter((statement) => statement.Action !== "elasticloadbalancing:DescribeTargetHealth");
     const actions = statements.flatMap((statement) => [statement.Action].flat());
     assert.deepEqual(new Set(actions), new Set([
       "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
