@@ -130,7 +130,7 @@ export class GatewayService extends Construct {
     });
     Validations.of(taskDefinition).acknowledge({
       id: "AwsSolutions-ECS2",
-      reason: "Only settings that are not secret (port, timeouts, queue URL, Valkey endpoint, metric names) are plain environment; the JWT key comes from Secrets Manager as an ECS secret.",
+      reason: "Only settings that are not secret (port, timeouts, queue URL, Valkey endpoint, metric names) are plain environment; the JWT key and the Valkey user's name and password come from Secrets Manager as ECS secrets.",
     });
     Validations.of(taskDefinition.obtainExecutionRole()).acknowledge({
       id: "AwsSolutions-IAM5[Resource::*]",

@@ -7,7 +7,7 @@ import { EventIntake } from "./event-intake.ts";
 import { GatewayService } from "./gateway-service.ts";
 import { JwtSettings } from "./jwt-settings.ts";
 import type { JwtConfiguration } from "./jwt-settings.ts";
-import { RedisCluster } from "./redis-cluster.ts";
+import { KEY_PREFIX, RedisCluster } from "./redis-cluster.ts";
 
 export interface GatewayStackProps extends StackProps {
   /** Directory holding the gateway's Dockerfile (the repository root). */
@@ -82,12 +82,13 @@ export class GatewayStack extends Stack {
       certificateArn,
       environment: {
         REDIS_URL: redis.url,
+        REDIS_KEY_PREFIX: KEY_PREFIX,
         SQS_QUEUE_URL: intake.queue.queueUrl,
         AWS_REGION: this.region,
         ...(props.corsOrigins.length > 0 ? { CORS_ORIGINS: props.corsOrigins.join(",") } : {}),
         ...jwt.environment,
       },
-      secrets: jwt.secrets,
+      secrets: { ...redis.secrets, ...jwt.secrets },
       drain: drainTimingFor(props.shutdownGrace),
       heartbeatInterval: props.heartbeatInterval,
       metricsNamespace: props.metricsNamespace,

@@ -192,5 +192,23 @@ function readRedis(read: EnvReader): RedisConfig | undefined {
   if (!KEY_PREFIX_PATTERN.test(keyPrefix)) {
     throw new ConfigError(`REDIS_KEY_PREFIX may hold up to 64 letters, digits and _ . : { } -, got "${keyPrefix}"`);
   }
-  return { url: url.href, keyPrefix, commandTimeoutMs: read.integer("REDIS_COMMAND_TIMEOUT_MS", 2000, 50, 60_000) };
+  return { url: withCredentials(url, read), keyPrefix, commandTimeoutMs: read.integer("REDIS_COMMAND_TIMEOUT_MS", 2000, 50, 60_000) };
+}
+
+/**
+ * REDIS_USERNAME and REDIS_PASSWORD, for credentials kept apart from the address (ECS hands
+ * secrets over as variables of their own), go into the URL that the Redis client reads.
+ */
+function withCredentials(url: URL, read: EnvReader): string {
+  const username = read.string("REDIS_USERNAME");
+  const password = read.string("REDIS_PASSWORD");
+  if (username === undefined && password === undefined) return url.href;
+  if (password === undefined) throw new ConfigError("REDIS_USERNAME needs REDIS_PASSWORD: a Redis user logs in with a password");
+  if (url.username !== "" || url.password !== "") {
+    throw new ConfigError("REDIS_URL already holds credentials: give them there or in REDIS_USERNAME/REDIS_PASSWORD, not both");
+  }
+  // The URL setters leave "%" as it is; encoding first lets any password come back out unchanged.
+  url.username = encodeURIComponent(username ?? "");
+  url.password = encodeURIComponent(password);
+  return url.href;
 }

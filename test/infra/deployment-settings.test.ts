@@ -53,9 +53,10 @@ describe("context given on the command line", () => {
     assert.equal(environment.get("JWKS_URL"), "https://id.example.com/.well-known/jwks.json");
     assert.equal(environment.get("JWT_ISSUER"), "https://id.example.com/");
     assert.equal(environment.get("JWT_AUDIENCE"), "sse-gateway");
-    assert.equal(container.Secrets, undefined);
-    template.resourceCountIs("AWS::SecretsManager::Secret", 0);
-    assert.ok(!JSON.stringify(resources).includes("secretsmanager:"), "no role reads any secret");
+    const secrets = container.Secrets as { Name: string }[];
+    assert.deepEqual(secrets.map(({ Name }) => Name), ["REDIS_USERNAME", "REDIS_PASSWORD"], "no JWT_SECRET");
+    template.resourceCountIs("AWS::SecretsManager::Secret", 1);
+    assert.equal(findOne(resources, "AWS::SecretsManager::Secret").properties.Description, "Valkey user of the SSE gateway (REDIS_USERNAME, REDIS_PASSWORD)");
   });
 
   test("CORS origins, task count and drain settings follow the context", () => {

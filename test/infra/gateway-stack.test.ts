@@ -6,6 +6,7 @@ import { after, describe, test } from "node:test";
 import { Template } from "aws-cdk-lib/assertions";
 import { REPOSITORY_ROOT, createGatewayApp } from "../../infra/app.ts";
 import { DEFAULT_EVENT_PATTERN } from "../../infra/deployment-settings.ts";
+import { GATEWAY_ACCESS_STRING, GATEWAY_USERNAME, KEY_PREFIX } from "../../infra/redis-cluster.ts";
 import { findOne, containerOf, environmentOf, refersTo, statementsOf, type Resource } from "./template-helpers.ts";
 
 // The stack as `npm run synth` makes it: no context, so certificate and domain are parameters.
@@ -210,6 +211,31 @@ describe("Valkey", () => {
     assert.match(String(group.properties.Engine), /^(valkey|redis)$/);
   });
 
+  test("lets in only the gateway's user, with a generated password from Secrets Manager", () => {
+    const users = Object.entries(resources).filter(([, resource]) => resource.Type === "AWS::ElastiCache::User");
+    const userGroup = findOne(resources, "AWS::ElastiCache::UserGroup");
+    assert.deepEqual(group.properties.UserGroupIds, [userGroup.properties.UserGroupId]);
+    assert.equal(group.properties.AuthToken, undefined, "users, not the shared AUTH token");
+    assert.deepEqual(userGroup.properties.UserIds, users.map(([, user]) => user.Properties.UserId));
+    const byName = new Map(users.map(([, user]) => [user.Properties.UserName, user.Properties]));
+    assert.deepEqual([...byName.keys()].sort(), ["default", GATEWAY_USERNAME]);
+    assert.match(String(byName.get("default")!.AccessString), /^off /, "the default user cannot log in");
+    assert.equal(byName.get(GATEWAY_USERNAME)!.AccessString, GATEWAY_ACCESS_STRING);
+    assert.equal(environment.get("REDIS_KEY_PREFIX"), KEY_PREFIX, "the prefix the access string allows");
+    const credentials = findOne(resources, "AWS::SecretsManager::Secret", (secret) => String(secret.properties.Description).includes("REDIS_PASSWORD"));
+    const generated = credentials.properties.GenerateSecretString as { SecretStringTemplate: string; GenerateStringKey: string; PasswordLength: number };
+    assert.deepEqual(JSON.parse(generated.SecretStringTemplate), { username: GATEWAY_USERNAME });
+    assert.equal(generated.GenerateStringKey, "password");
+    assert.ok(generated.PasswordLength >= 32 && generated.PasswordLength <= 128, "within ElastiCache's 16 to 128");
+    for (const [, user] of users) {
+      const mode = user.Properties.AuthenticationMode as { Type: string; Passwords: unknown[] };
+      assert.equal(mode.Type, "password");
+      assert.match(JSON.stringify(mode.Passwords), new RegExp(`resolve:secretsmanager:",\\{"Ref":"${credentials.id}"\\},":SecretString:password::`));
+    }
+    // Ids are unique per account and region: two stacks must not collide.
+    assert.match(JSON.stringify(userGroup.properties.UserGroupId), /AWS::StackId/);
+  });
+
   test("is reachable only from the tasks' security group on its port", () => {
     const redisGroup = (group.properties.SecurityGroupIds as { "Fn::GetAtt": [string, string] }[])[0]!["Fn::GetAtt"][0];
     assert.equal(resources[redisGroup]?.Properties.SecurityGroupIngress, undefined, "no inline ingress");
@@ -283,16 +309,20 @@ describe("permissions", () => {
     }
   });
 
-  test("the signing key is a Secrets Manager secret that only the execution role reads", () => {
-    const secret = findOne(resources, "AWS::SecretsManager::Secret");
-    const secrets = container.Secrets as { Name: string; ValueFrom: unknown }[];
-    assert.deepEqual(secrets.map(({ Name }) => Name), ["JWT_SECRET"]);
-    assert.ok(refersTo(secrets[0]!.ValueFrom, secret.id, "Ref"));
+  test("the signing key and the Valkey credentials are Secrets Manager secrets that only the execution role reads", () => {
+    const signingKey = findOne(resources, "AWS::SecretsManager::Secret", (secret) => String(secret.properties.Description).includes("JWT_SECRET"));
+    const valkey = findOne(resources, "AWS::SecretsManager::Secret", (secret) => String(secret.properties.Description).includes("REDIS_PASSWORD"));
+    const secrets = new Map((container.Secrets as { Name: string; ValueFrom: unknown }[]).map(({ Name, ValueFrom }) => [Name, ValueFrom]));
+    assert.deepEqual([...secrets.keys()].sort(), ["JWT_SECRET", "REDIS_PASSWORD", "REDIS_USERNAME"]);
+    assert.ok(refersTo(secrets.get("JWT_SECRET"), signingKey.id, "Ref"));
+    assert.match(JSON.stringify(secrets.get("REDIS_USERNAME")), new RegExp(`\\{"Ref":"${valkey.id}"\\},":username::"`));
+    assert.match(JSON.stringify(secrets.get("REDIS_PASSWORD")), new RegExp(`\\{"Ref":"${valkey.id}"\\},":password::"`));
     const reads = policiesOf(executionRoleId).filter((statement) => [statement.Action].flat().some((action) => String(action).startsWith("secretsmanager:")));
-    assert.equal(reads.length, 1);
-    assert.ok(refersTo(reads[0]!.Resource, secret.id, "Ref"));
+    const readable = reads.map((statement) => JSON.stringify(statement.Resource));
+    assert.ok(readable.every((resource) => resource.includes(signingKey.id) || resource.includes(valkey.id)), "no other secret");
     assert.ok(!policiesOf(roleId).some((statement) => JSON.stringify(statement).includes("secretsmanager")));
-    assert.ok(!environment.has("JWT_SECRET"), "the key never sits in plain environment");
+    for (const name of ["JWT_SECRET", "REDIS_USERNAME", "REDIS_PASSWORD"]) assert.ok(!environment.has(name), `${name} never sits in plain environment`);
+    assert.doesNotMatch(JSON.stringify(environment.get("REDIS_URL")), /@/, "no credentials in REDIS_URL");
   });
 });
 
