@@ -1,15 +1,25 @@
 import type { FastifyBaseLogger } from "fastify";
-import { ReplyError } from "ioredis";
 import type { RedisConfig } from "../config/config.ts";
-import { ORIGIN, comparePositions, formatEventId, parseEventId, type EventPosition } from "../events/event-id.ts";
+import { ORIGIN, formatEventId, parseEventId, type EventPosition } from "../events/event-id.ts";
 import type { EventDraft, GatewayEvent } from "../events/event.ts";
 import type { Health } from "../health.ts";
-import { BusUnavailableError, type BusListener, type EventBus, type HistoryPage, type PageLimits, type PublishResult } from "./event-bus.ts";
-import { decodeStreamEntry, joinChannels, type StreamEntry } from "./redis/event-codec.ts";
+import {
+  ALL_EVENTS_CHANNEL,
+  BusUnavailableError,
+  IdempotencyConflictError,
+  type BusListener,
+  type EventBus,
+  type HistoryPage,
+  type PageLimits,
+  type PublishResult,
+} from "./event-bus.ts";
+import { decodeStoredEvent, joinChannels } from "./redis/event-codec.ts";
 import { RedisKeys } from "./redis/keys.ts";
+import { LiveAssembler } from "./redis/live-assembler.ts";
 import { LiveSubscriptions } from "./redis/live-subscriptions.ts";
 import { RedisLink } from "./redis/redis-link.ts";
-import { HEAD_SCRIPT, PUBLISH_SCRIPT, READ_SCRIPT } from "./redis/scripts.ts";
+import { toBusError } from "./redis/redis-errors.ts";
+import { HEAD_SCRIPT, PUBLISH_SCRIPT, READ_SCRIPT, TRIM_STEP } from "./redis/scripts.ts";
 import type { RetentionOptions } from "./retention.ts";
 
 /** Commands waiting for Redis at once; past this a slow Redis gets 503s instead of a growing queue. */
@@ -19,10 +29,18 @@ const RESYNC_RETRY_MS = 1000;
 
 type ScriptRunner = (numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
 
+/** What the publish script answers in its second field. */
+const REPEATED = 1;
+const CONFLICTING = 2;
+/** What the read script answers in its first field. */
+const NO_EPOCH = -1;
+const COMPLETE = 1;
+
 /**
- * The bus of a gateway made of several instances: history and ids live in Redis, live events
- * travel over Redis pub/sub. One connection runs commands and scripts, another holds the
- * subscriptions. When either comes back after an outage, every open stream is caught up from
+ * The bus of a gateway made of several instances: events, history and ids live in Redis, live
+ * events travel over Redis pub/sub. Each event is stored once under its id; histories (one per
+ * channel, and the global log) hold ids. One connection runs commands and scripts, another holds
+ * the subscriptions. When either comes back after an outage, every open stream is caught up from
  * history (listener.resync), so what was published meanwhile still arrives, once and in order.
  */
 export class RedisBus implements EventBus {
@@ -31,6 +49,7 @@ export class RedisBus implements EventBus {
   readonly #log: FastifyBaseLogger;
   readonly #commands: RedisLink;
   readonly #live: LiveSubscriptions;
+  readonly #assembler: LiveAssembler;
   readonly #publishScript: ScriptRunner;
   readonly #readScript: ScriptRunner;
   readonly #headScript: ScriptRunner;
@@ -39,7 +58,8 @@ export class RedisBus implements EventBus {
   /** Streams need catching up from history (live delivery or a history read failed). */
   #needsResync = true;
   /**
-   * The subscriber connection was lost and streams have not been caught up since. Live events
+   * Live delivery was interrupted (the subscriber connection was lost, or a live event could not
+   * be fetched) and streams have not been caught up since. Live events
    * that arrive meanwhile are left to the catch-up, which finds them in history (an event is
    * stored before it is published): delivered now, they would move a stream's position past
    * events it missed during the outage.
@@ -61,14 +81,24 @@ export class RedisBus implements EventBus {
     this.#headScript = scripts.gatewayHead.bind(this.#commands.client);
     this.#commands.onReady(() => this.#resyncIfDue());
     this.#commands.onDown(() => (this.#needsResync = true));
-    this.#live = new LiveSubscriptions(config, this.#keys, log, {
-      onEvent: (event) => {
+    this.#assembler = new LiveAssembler({
+      fetch: (ids) => this.#run("fetching live events", () => this.#commands.client.mget(ids.map((id) => this.#keys.eventPrefix + id))),
+      decode: decodeStoredEvent,
+      deliver: (event) => {
         if (!this.#liveInterrupted) this.#listener?.deliver(event);
       },
+      onGap: (reason) => {
+        this.#log.warn({ reason }, "live events were lost on the way; streams catch up from history");
+        this.#interruptLive();
+        this.#scheduleResync();
+      },
+    });
+    this.#live = new LiveSubscriptions(config, this.#keys, log, {
+      onMessage: (message) => this.#assembler.accept(message),
       onRestored: () => this.#resyncIfDue(),
       onLost: () => {
-        this.#needsResync = true;
-        this.#liveInterrupted = true;
+        this.#assembler.reset();
+        this.#interruptLive();
       },
     });
   }
@@ -79,13 +109,14 @@ export class RedisBus implements EventBus {
 
   async publish(draft: EventDraft): Promise<PublishResult> {
     const key = draft.idempotencyKey;
-    const reply = (await this.#run("publishing", () =>
+    const histories = [ALL_EVENTS_CHANNEL, ...draft.channels];
+    const [id, outcome] = (await this.#run("publishing", () =>
       this.#publishScript(
-        3 + draft.channels.length,
+        3 + 2 * histories.length,
         this.#keys.lastId,
         this.#keys.epoch,
         key === undefined ? this.#keys.lastId : this.#keys.idempotency(key),
-        ...draft.channels.map((channel) => this.#keys.history(channel)),
+        ...histories.flatMap((channel) => [this.#keys.history(channel), this.#keys.trimmed(channel)]),
         key === undefined ? "0" : "1",
         this.#retention.maxEvents,
         this.#retention.maxAgeMs,
@@ -93,32 +124,50 @@ export class RedisBus implements EventBus {
         draft.type,
         draft.dataJson,
         joinChannels(draft.channels),
-        ...draft.channels.map((channel) => this.#keys.live(channel)),
+        draft.fingerprint ?? "",
+        this.#keys.eventPrefix,
+        TRIM_STEP,
+        ...histories.map((channel) => this.#keys.live(channel)),
       ),
     )) as [string, number];
-    return { id: reply[0], duplicate: reply[1] === 1 };
+    if (outcome === CONFLICTING) throw new IdempotencyConflictError(id);
+    return { id, duplicate: outcome === REPEATED };
   }
 
   async readPage(channels: readonly string[], after: EventPosition, limits: PageLimits): Promise<HistoryPage> {
     try {
       // Live events of these channels must flow before history is read, or some could fall between.
       await this.#live.confirmed(channels);
-      const reply = (await this.#run("reading history", () =>
-        this.#readScript(
-          2 + channels.length,
-          this.#keys.lastId,
-          this.#keys.epoch,
-          ...channels.map((channel) => this.#keys.history(channel)),
-          formatEventId(after),
-          this.#retention.maxEvents,
-          this.#retention.maxAgeMs,
-        ),
-      )) as [number, string | null, ...StreamEntry[][]];
-      return toHistoryPage(reply, limits);
     } catch (error) {
       this.#scheduleResync();
-      throw error instanceof BusUnavailableError ? error : new BusUnavailableError(`Redis subscription failed: ${(error as Error).message}`);
+      throw new BusUnavailableError(`Redis subscription failed: ${(error as Error).message}`);
     }
+    const [complete, head, more, ...found] = (await this.#run("reading history", () =>
+      this.#readScript(
+        2 + 2 * channels.length,
+        this.#keys.lastId,
+        this.#keys.epoch,
+        ...channels.flatMap((channel) => [this.#keys.history(channel), this.#keys.trimmed(channel)]),
+        formatEventId(after),
+        this.#retention.maxAgeMs,
+        Math.max(1, limits.maxEvents),
+        limits.maxBytes,
+        this.#keys.eventPrefix,
+      ),
+    ).catch((error: unknown) => {
+      this.#scheduleResync();
+      throw error;
+    })) as [number, string | null, number?, ...string[]];
+    // A new data set (Redis lost its data, or nothing was ever published): it starts here.
+    if (complete === NO_EPOCH) return { events: [], complete: false, more: false, head: await this.head() };
+    const headPosition = (head && parseEventId(head)) || ORIGIN;
+    if (complete !== COMPLETE) return { events: [], complete: false, more: false, head: headPosition };
+    const events: GatewayEvent[] = [];
+    for (let i = 0; i + 1 < found.length; i += 2) {
+      const event = decodeStoredEvent(found[i]!, found[i + 1]!);
+      if (event) events.push(event);
+    }
+    return { events, complete: true, more: more === 1, head: headPosition };
   }
 
   async head(): Promise<EventPosition> {
@@ -144,19 +193,26 @@ export class RedisBus implements EventBus {
     await Promise.all([this.#live.close(), this.#commands.close()]);
   }
 
-  /** Runs one Redis command for a caller that may retry: fails fast while Redis is down or slow. */
-  async #run(what: string, command: () => Promise<unknown>): Promise<unknown> {
+  /**
+   * Runs one Redis command for a caller that may retry: fails fast while Redis is down or slow,
+   * and says whether a failure is worth retrying (BusUnavailableError) or not (BusRejectedError).
+   */
+  async #run<T>(what: string, command: () => Promise<T>): Promise<T> {
     if (!this.#commands.ready) throw new BusUnavailableError(this.#commands.downReason);
     if (this.#inFlight >= MAX_IN_FLIGHT) throw new BusUnavailableError(`Redis is not keeping up: ${MAX_IN_FLIGHT} commands are waiting`);
     this.#inFlight++;
     try {
       return await command();
     } catch (error) {
-      if (error instanceof ReplyError) this.#log.error({ err: error }, "Redis refused a gateway script");
-      throw new BusUnavailableError(`${what} in Redis failed: ${(error as Error).message}`);
+      throw toBusError(what, error);
     } finally {
       this.#inFlight--;
     }
+  }
+
+  #interruptLive(): void {
+    this.#needsResync = true;
+    this.#liveInterrupted = true;
   }
 
   /** Catches every stream up once both connections work again after an interruption. */
@@ -178,19 +234,4 @@ export class RedisBus implements EventBus {
     }, RESYNC_RETRY_MS);
     this.#resyncTimer.unref();
   }
-}
-
-function toHistoryPage([complete, head, ...perChannel]: [number, string | null, ...StreamEntry[][]], limits: PageLimits): HistoryPage {
-  const headPosition = (head && parseEventId(head)) || ORIGIN;
-  if (complete !== 1) return { events: [], complete: false, more: false, head: headPosition };
-  const found = new Map<string, GatewayEvent>();
-  for (const entries of perChannel) {
-    for (const entry of entries) {
-      const event = decodeStreamEntry(entry);
-      if (event) found.set(event.id, event);
-    }
-  }
-  const events = [...found.values()].sort(comparePositions);
-  const page = events.slice(0, limits.maxEvents);
-  return { events: page, complete: true, more: page.length < events.length, head: headPosition };
 }

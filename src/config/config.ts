@@ -53,6 +53,13 @@ export interface RedisConfig {
   readonly commandTimeoutMs: number;
 }
 
+/**
+ * The most events history keeps per channel. Beyond it a catch-up reads more than a resync of
+ * many streams should cost, and a lowered limit takes long to reach in the publish script's
+ * bounded trimming steps.
+ */
+export const HISTORY_MAX_EVENTS_CAP = 10_000;
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const MIN_SECRET_BYTES = 32;
 /** The rotation in the README needs three (next, current, previous); each more costs an HMAC per bad token. */
@@ -84,7 +91,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     maxEventBytes: read.integer("MAX_EVENT_BYTES", 65_536, 256, 16 * 1024 * 1024),
     maxStreamBufferBytes: read.integer("MAX_STREAM_BUFFER_BYTES", 262_144, 4096),
     history: {
-      maxEvents: read.integer("HISTORY_MAX_EVENTS", 1000, 1, 1_000_000),
+      maxEvents: read.integer("HISTORY_MAX_EVENTS", 1000, 1, HISTORY_MAX_EVENTS_CAP),
       maxAgeMs: read.integer("HISTORY_MAX_AGE_MS", 600_000, 1000),
     },
     idempotencyWindowMs: read.integer("IDEMPOTENCY_WINDOW_MS", 600_000, 1000),

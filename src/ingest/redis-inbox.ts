@@ -10,78 +10,123 @@ import type { Publisher } from "../events/publisher.ts";
 import type { Health } from "../health.ts";
 import type { IngestSource } from "./ingest-source.ts";
 
-/** How long an instance's processing list survives it; after that another instance takes it back. */
-const ALIVE_TTL_MS = 30_000;
-const ALIVE_REFRESH_MS = 10_000;
-/** How often each instance looks for processing lists of instances that died. */
+/** How often an instance tells the registry it lives, and how long a silence means it died. */
+const HEARTBEAT_MS = 10_000;
+const DEAD_AFTER_MS = 30_000;
+/** How often each instance looks in the registry for instances that died. */
 const RECOVERY_INTERVAL_MS = 10_000;
+/** Dead instances whose entries one recovery run takes back, at most. */
+const RECOVERY_BATCH = 100;
 const RETRY_MS = 500;
+/** While stopping, how long an entry whose event was accepted may take to be removed. */
+const SETTLE_ON_STOP_MS = 5000;
 
-/** Moves a dead instance's entries back to the inbox, oldest to the consuming end; none if it lives. */
-const RECOVER_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+const NOW_MS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+/** KEYS: the registry. ARGV: this instance. Redis's clock, so instances' clocks never disagree. */
+const HEARTBEAT_SCRIPT = `${NOW_MS}
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+`;
+
+/**
+ * KEYS: the registry, the inbox. ARGV: the processing-list prefix, dead after ms, batch size.
+ * Moves the entries of instances silent for too long back to the inbox, oldest to the consuming
+ * end, and forgets those instances. Returns { instances, entries }.
+ */
+const RECOVER_SCRIPT = `${NOW_MS}
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[2])), 'LIMIT', 0, tonumber(ARGV[3]))
+local moved = 0
+for _, instance in ipairs(dead) do
+  while redis.call('LMOVE', ARGV[1] .. instance, KEYS[2], 'LEFT', 'RIGHT') do moved = moved + 1 end
+  redis.call('ZREM', KEYS[1], instance)
+end
+return { #dead, moved }
+`;
+
+/** KEYS: the registry, this instance's processing list, the inbox. ARGV: this instance. For a stop. */
+const HAND_BACK_SCRIPT = `
 local moved = 0
 while redis.call('LMOVE', KEYS[2], KEYS[3], 'LEFT', 'RIGHT') do moved = moved + 1 end
+redis.call('ZREM', KEYS[1], ARGV[1])
 return moved
 `;
+
+/** Why an entry went to the dead-letter list, as counted in metrics. */
+export type InboxDeadLetterReason = "invalid" | "rejected";
+
+/** The inbox's counters; the metrics module implements it. */
+export interface RedisInboxObserver {
+  deadLettered(reason: InboxDeadLetterReason): void;
+}
 
 export interface RedisInboxOptions {
   readonly config: RedisConfig;
   readonly publisher: Publisher;
   readonly maxEventBytes: number;
   readonly log: FastifyBaseLogger;
+  readonly observer: RedisInboxObserver;
 }
+
+type Scripts = Record<"gatewayInboxHeartbeat" | "gatewayInboxRecover" | "gatewayInboxHandBack", (...args: (string | number)[]) => Promise<unknown>>;
 
 /**
  * A second way in for back ends inside the network: they LPUSH a publish body (the JSON of
  * POST /publish) onto the inbox list. Each entry is taken by one instance with BLMOVE into that
  * instance's processing list and removed only once the bus accepted it, so an instance that dies
- * mid-way loses nothing: its list goes back to the inbox. Entries that can never be published
- * go to the dead-letter list as they came, with the reason logged.
+ * mid-way loses nothing: the registry of instances shows it silent, and its list goes back to the
+ * inbox. A transient failure (Redis down) is retried; an entry that can never be published (not
+ * a valid body, or refused by the bus) goes to the dead-letter list as it came, logged once with
+ * the reason and counted, and the entries behind it keep flowing.
  */
 export class RedisInbox implements IngestSource {
   readonly name = "redis-inbox";
   readonly #options: RedisInboxOptions;
   readonly #keys: RedisKeys;
   readonly #link: RedisLink;
+  readonly #instanceId = randomUUID();
   readonly #processing: string;
-  readonly #alive: string;
   readonly #blockSeconds: number;
   readonly #timers: NodeJS.Timeout[] = [];
+  readonly #scripts: Scripts;
   #running = false;
+  #connectedBefore = false;
   #loop?: Promise<void>;
 
   constructor(options: RedisInboxOptions) {
     this.#options = options;
     this.#keys = new RedisKeys(options.config.keyPrefix);
-    const instanceId = randomUUID();
-    this.#processing = this.#keys.inboxProcessing(instanceId);
-    this.#alive = this.#keys.inboxAlive(instanceId);
+    this.#processing = this.#keys.inboxProcessing(this.#instanceId);
     // The block ends well within the command timeout, so a reply that never comes means a dead socket.
     this.#blockSeconds = options.config.commandTimeoutMs / 2000;
     this.#link = new RedisLink(options.config, "inbox", options.log);
-    this.#link.client.defineCommand("gatewayRecoverInbox", { numberOfKeys: 3, lua: RECOVER_SCRIPT });
-    this.#link.onReady(() => void this.#markAlive().then(() => (this.#running ? this.#recoverAbandoned() : undefined)));
+    this.#link.client.defineCommand("gatewayInboxHeartbeat", { numberOfKeys: 1, lua: HEARTBEAT_SCRIPT });
+    this.#link.client.defineCommand("gatewayInboxRecover", { numberOfKeys: 2, lua: RECOVER_SCRIPT });
+    this.#link.client.defineCommand("gatewayInboxHandBack", { numberOfKeys: 3, lua: HAND_BACK_SCRIPT });
+    this.#scripts = this.#link.client as unknown as Scripts;
+    this.#link.onReady(() => void this.#onReady());
   }
 
   start(): void {
     this.#running = true;
     this.#loop = this.#consume();
     this.#timers.push(
-      setInterval(() => void this.#markAlive(), ALIVE_REFRESH_MS),
+      setInterval(() => void this.#heartbeat(), HEARTBEAT_MS),
       setInterval(() => void this.#recoverAbandoned(), RECOVERY_INTERVAL_MS),
     );
     for (const timer of this.#timers) timer.unref();
   }
 
+  /** Takes no new entry, finishes the one in flight (its removal included), then leaves the registry. */
   async stop(): Promise<void> {
     this.#running = false;
     for (const timer of this.#timers) clearInterval(timer);
     await this.#loop;
     if (this.#link.ready) {
-      // Anything still held (a publish that kept failing) is handed to the other instances now.
-      await this.#link.client.del(this.#alive).catch(() => undefined);
-      await this.#recover(this.#processing, this.#alive).catch(() => undefined);
+      // Only an entry whose publish failed while stopping is still held: the other instances take it.
+      await this.#scripts.gatewayInboxHandBack(this.#keys.inboxInstances, this.#processing, this.#keys.inbox, this.#instanceId).catch(() => undefined);
     }
     await this.#link.close();
   }
@@ -108,17 +153,21 @@ export class RedisInbox implements IngestSource {
     }
   }
 
-  /** Publishes the entry (waiting out a bus outage) or dead-letters it, then takes it off the processing list. */
+  /**
+   * Publishes the entry (retrying while the bus is unavailable) or dead-letters it, then takes it
+   * off the processing list. Once its event is accepted the removal is finished even while
+   * stopping: put back, it would be published again by another instance.
+   */
   async #settle(entry: string): Promise<void> {
     let draft: EventDraft;
     try {
       draft = toEventDraft(parsePublishRequest(JSON.parse(entry)), this.#options.maxEventBytes);
     } catch (error) {
-      await this.#retry(() => this.#deadLetter(entry, (error as Error).message));
+      await this.#finish(() => this.#deadLetter(entry, "invalid", (error as Error).message));
       return;
     }
     let refusal: string | undefined;
-    const published = await this.#retry(async () => {
+    const published = await this.#retryWhileRunning(async () => {
       try {
         await this.#options.publisher.publish(draft, "redis");
       } catch (error) {
@@ -127,53 +176,73 @@ export class RedisInbox implements IngestSource {
       }
     });
     if (!published) return;
-    if (refusal !== undefined) await this.#retry(() => this.#deadLetter(entry, refusal!));
-    else await this.#retry(() => this.#link.client.lrem(this.#processing, 1, entry));
+    if (refusal !== undefined) await this.#finish(() => this.#deadLetter(entry, "rejected", refusal!));
+    else await this.#finish(() => this.#link.client.lrem(this.#processing, 1, entry));
   }
 
-  async #deadLetter(entry: string, reason: string): Promise<void> {
+  async #deadLetter(entry: string, reason: "invalid" | "rejected", detail: string): Promise<void> {
     await this.#link.client.multi().lpush(this.#keys.inboxDead, entry).lrem(this.#processing, 1, entry).exec();
-    this.#options.log.warn({ reason, entry: entry.slice(0, 200) }, "Redis inbox entry moved to the dead-letter list");
+    this.#options.observer.deadLettered(reason);
+    this.#options.log.warn({ reason, detail, entry: entry.slice(0, 200) }, "Redis inbox entry moved to the dead-letter list");
   }
 
-  /** Runs a step until it succeeds, or until the source stops (the entry then waits in the processing list). */
-  async #retry(step: () => Promise<unknown>): Promise<boolean> {
-    while (this.#running) {
+  /** Tries a step at least once, and again while running (the entry then waits in the processing list). */
+  async #retryWhileRunning(step: () => Promise<unknown>): Promise<boolean> {
+    for (;;) {
       try {
         await step();
         return true;
       } catch {
+        if (!this.#running) return false;
         await sleep(RETRY_MS);
       }
     }
-    return false;
   }
 
-  async #markAlive(): Promise<void> {
+  /** A step that must not be left half-done: retried while running, and for a while after a stop. */
+  async #finish(step: () => Promise<unknown>): Promise<void> {
+    let stoppedAt: number | undefined;
+    for (;;) {
+      try {
+        await step();
+        return;
+      } catch {
+        if (!this.#running) stoppedAt ??= Date.now();
+        if (stoppedAt !== undefined && Date.now() - stoppedAt > SETTLE_ON_STOP_MS) return;
+        await sleep(RETRY_MS);
+      }
+    }
+  }
+
+  /**
+   * Recovers at once only on the first connection: after an outage every instance's heartbeat is
+   * stale until it reconnects too, so a reconnected instance leaves that to the next regular run.
+   */
+  async #onReady(): Promise<void> {
+    await this.#heartbeat();
+    if (this.#running && !this.#connectedBefore) await this.#recoverAbandoned();
+    this.#connectedBefore = true;
+  }
+
+  async #heartbeat(): Promise<void> {
     if (!this.#link.ready) return;
-    await this.#link.client.set(this.#alive, "1", "PX", ALIVE_TTL_MS).catch(() => undefined);
+    await this.#scripts.gatewayInboxHeartbeat(this.#keys.inboxInstances, this.#instanceId).catch(() => undefined);
   }
 
   async #recoverAbandoned(): Promise<void> {
     if (!this.#link.ready) return;
     try {
-      const prefix = this.#keys.inboxProcessing("");
-      const stream = this.#link.client.scanStream({ match: this.#keys.inboxProcessingPattern, count: 100 });
-      for await (const keys of stream as AsyncIterable<string[]>) {
-        for (const key of keys) {
-          if (key === this.#processing) continue;
-          const moved = await this.#recover(key, this.#keys.inboxAlive(key.slice(prefix.length)));
-          if (moved > 0) this.#options.log.warn({ list: key, entries: moved }, "returned a stopped instance's inbox entries to the inbox");
-        }
-      }
+      const [instances, entries] = (await this.#scripts.gatewayInboxRecover(
+        this.#keys.inboxInstances,
+        this.#keys.inbox,
+        this.#keys.inboxProcessing(""),
+        DEAD_AFTER_MS,
+        RECOVERY_BATCH,
+      )) as [number, number];
+      if (instances > 0) this.#options.log.warn({ instances, entries }, "returned stopped instances' inbox entries to the inbox");
     } catch (error) {
       this.#options.log.warn({ err: (error as Error).message }, "looking for abandoned inbox entries failed");
     }
-  }
-
-  #recover(processing: string, alive: string): Promise<number> {
-    const client = this.#link.client as unknown as { gatewayRecoverInbox(...keys: string[]): Promise<number> };
-    return client.gatewayRecoverInbox(alive, processing, this.#keys.inbox);
   }
 }
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { GetQueueAttributesCommand, SQSClient, type Message } from "@aws-sdk/client-sqs";
 import type { FastifyBaseLogger } from "fastify";
-import { BusUnavailableError } from "../bus/event-bus.ts";
+import { BusRejectedError, BusUnavailableError, IdempotencyConflictError } from "../bus/event-bus.ts";
 import type { SqsConfig } from "../config/sqs-config.ts";
 import type { EventDraft } from "../events/event.ts";
 import type { Publisher } from "../events/publisher.ts";
@@ -12,7 +12,7 @@ import { PoisonMessageError, type PoisonReason } from "./sqs/poison-message.ts";
 import { QueuePoller, type PollerEvents, type Settlement } from "./sqs/queue-poller.ts";
 
 /** Why a message was not delivered this time, as counted in metrics. */
-export type SqsFailureReason = PoisonReason | "bus_unavailable" | "delete_failed" | "handler_error";
+export type SqsFailureReason = PoisonReason | "bus_unavailable" | "bus_rejected" | "delete_failed" | "handler_error";
 
 /** The consumer's counters; the metrics module implements it. */
 export interface SqsObserver {
@@ -37,8 +37,10 @@ const MAX_BUS_RETRY_MS = 5000;
 
 /**
  * Events from an SQS queue (an EventBridge rule's target). A message is deleted only once the
- * bus accepted its event; while the bus is down it is held, kept hidden and retried, so the
- * queue's receive count does not climb towards the dead-letter queue during an outage.
+ * bus accepted its event; while the bus is down (a transient failure) it is held, kept hidden and
+ * retried, so the queue's receive count does not climb towards the dead-letter queue during an
+ * outage. A message the bus refuses for good is left to the redrive policy at once: not
+ * deleted, not kept hidden beyond its visibility timeout.
  */
 export class SqsSource implements IngestSource {
   readonly name = "sqs";
@@ -113,6 +115,7 @@ export class SqsSource implements IngestSource {
         await this.#options.publisher.publish(draft, "sqs");
         return "delete";
       } catch (error) {
+        if (error instanceof BusRejectedError || error instanceof IdempotencyConflictError) return this.#refused(message, error);
         if (!(error instanceof BusUnavailableError)) throw error;
         this.#options.observer.failed("bus_unavailable");
         if (attempt === 1) this.#options.log.warn({ messageId: message.MessageId, err: error }, "bus unavailable: holding the SQS message and retrying");
@@ -123,6 +126,15 @@ export class SqsSource implements IngestSource {
       this.#heldForBus--;
       if (this.#stopping.signal.aborted) return "release";
     }
+  }
+
+  #refused(message: Message, error: Error): Settlement {
+    this.#options.observer.failed("bus_rejected");
+    this.#options.log.warn(
+      { messageId: message.MessageId, receiveCount: message.Attributes?.ApproximateReceiveCount, err: error.message },
+      "the bus refused the SQS message's event for good; it is left for the dead-letter queue",
+    );
+    return "keep";
   }
 
   #pollerEvents(): PollerEvents {

@@ -5,6 +5,7 @@ import type { GatewayEvent } from "../events/event.ts";
 import type { EventSource } from "../events/publisher.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { IngestObservers } from "../ingest/create-sources.ts";
+import type { RedisInboxObserver } from "../ingest/redis-inbox.ts";
 import type { SqsFailureReason, SqsObserver } from "../ingest/sqs-source.ts";
 
 /** The Prometheus registry served at /metrics, and the few hooks that feed it. */
@@ -12,6 +13,7 @@ export class GatewayMetrics implements IngestObservers {
   readonly registry = new Registry();
   readonly sqs: SqsObserver;
   readonly authorizer: AuthorizerObserver;
+  readonly redisInbox: RedisInboxObserver;
   readonly #published: Counter<"source">;
   readonly #duplicates: Counter<"source">;
   readonly #authFailures: Counter<"reason">;
@@ -52,6 +54,13 @@ export class GatewayMetrics implements IngestObservers {
     });
     this.sqs = sqsMetrics(registers);
     this.authorizer = authorizerMetrics(registers);
+    const inboxDeadLetters = new Counter<"reason">({
+      name: "sse_gateway_inbox_dead_letters_total",
+      help: "Redis inbox entries moved to the dead-letter list: invalid bodies, or events the bus refused for good",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.redisInbox = { deadLettered: (reason) => inboxDeadLetters.inc({ reason }) };
   }
 
   /** Gauges and counters read from the hub when scraped, so the hot path only bumps plain numbers. */

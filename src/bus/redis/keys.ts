@@ -20,23 +20,39 @@ export class RedisKeys {
     return `${this.prefix}epoch`;
   }
 
-  /** Remembers a publisher's event id (the value is the event id it got) for the idempotency window. */
+  /**
+   * Remembers a publisher's key for the idempotency window; the value is "<event id>\n<fingerprint>",
+   * so a repeat with other content is told apart from a retry.
+   */
   idempotency(key: string): string {
     return `${this.prefix}idem:${key}`;
   }
 
-  /** The history of one channel: a Redis Stream whose entry ids are the event ids. */
+  /**
+   * Where each event is stored, once: "<type>\n<channels joined by \x1f>\n<data JSON>" under
+   * this prefix followed by the event id, expiring with the history age. Built inside the publish
+   * script, which issues the id.
+   */
+  get eventPrefix(): string {
+    return `${this.prefix}event:`;
+  }
+
+  /**
+   * The history of one channel: a Redis Stream of event ids only (each entry's id is the event
+   * id, its one field empty). The history of ALL_EVENTS_CHANNEL is the global log of every event.
+   */
   history(channel: string): string {
-    return `${this.prefix}history:${channel}`;
+    return `${this.prefix}ids:${channel}`;
+  }
+
+  /** The newest id the publish script cut from a channel's history: a reader behind it has a gap. */
+  trimmed(channel: string): string {
+    return `${this.prefix}trimmed:${channel}`;
   }
 
   /** The pub/sub channel that carries one channel's live events. */
   live(channel: string): string {
     return `${this.prefix}live:${channel}`;
-  }
-
-  get liveChannelPrefix(): string {
-    return `${this.prefix}live:`;
   }
 
   /** The list back ends LPUSH publish bodies to. */
@@ -49,13 +65,13 @@ export class RedisKeys {
     return `${this.prefix}inbox:processing:${instanceId}`;
   }
 
-  get inboxProcessingPattern(): string {
-    return `${this.prefix}inbox:processing:*`;
-  }
-
-  /** Present while the instance lives; without it, its processing list goes back to the inbox. */
-  inboxAlive(instanceId: string): string {
-    return `${this.prefix}inbox:alive:${instanceId}`;
+  /**
+   * The registry of instances consuming the inbox: a sorted set of instance ids scored by their
+   * last heartbeat (Redis's clock). A stale score means the instance died: its processing list
+   * goes back to the inbox, found without scanning the keyspace.
+   */
+  get inboxInstances(): string {
+    return `${this.prefix}inbox:instances`;
   }
 
   /** Entries that can never be published, kept as they came for a person to look at. */

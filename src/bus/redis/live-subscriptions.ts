@@ -1,9 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { RedisConfig } from "../../config/config.ts";
-import { comparePositions, type EventPosition } from "../../events/event-id.ts";
-import type { GatewayEvent } from "../../events/event.ts";
 import type { Health } from "../../health.ts";
-import { decodeLiveMessage } from "./event-codec.ts";
+import { decodeLiveMessage, type LiveMessage } from "./event-codec.ts";
 import type { RedisKeys } from "./keys.ts";
 import { RedisLink } from "./redis-link.ts";
 
@@ -13,7 +11,8 @@ const PING_INTERVAL_MS = 5000;
 const SUBSCRIBE_BATCH = 1000;
 
 export interface LiveSubscriptionsOptions {
-  readonly onEvent: (event: GatewayEvent) => void;
+  /** A live message, in the order of the connection: id order. */
+  readonly onMessage: (message: LiveMessage) => void;
   /** Every watched channel is subscribed again after the connection was down. */
   readonly onRestored: () => void;
   readonly onLost: () => void;
@@ -22,8 +21,8 @@ export interface LiveSubscriptionsOptions {
 /**
  * The pub/sub connection: one SUBSCRIBE per channel some local stream watches, so an instance
  * receives only the events its streams need (README: "Live fan-out"). Messages on one connection
- * arrive in id order, since the publish script runs alone; an event addressed to several
- * channels arrives once per watched channel and the repeats are dropped here.
+ * arrive in id order, since the publish script runs alone; ALL_EVENTS_CHANNEL is subscribed only
+ * while a local stream watches it.
  */
 export class LiveSubscriptions {
   readonly #link: RedisLink;
@@ -34,8 +33,6 @@ export class LiveSubscriptions {
   readonly #wanted = new Map<string, Promise<void>>();
   readonly #pinger: NodeJS.Timeout;
   #restored = false;
-  /** The newest event passed on from this connection: anything not newer is a repeat. */
-  #lastDelivered: EventPosition | undefined;
 
   constructor(config: RedisConfig, keys: RedisKeys, log: FastifyBaseLogger, options: LiveSubscriptionsOptions) {
     this.#keys = keys;
@@ -102,7 +99,6 @@ export class LiveSubscriptions {
   }
 
   async #restore(): Promise<void> {
-    this.#lastDelivered = undefined;
     const channels = [...this.#wanted.keys()];
     try {
       for (let start = 0; start < channels.length; start += SUBSCRIBE_BATCH) {
@@ -121,14 +117,12 @@ export class LiveSubscriptions {
   }
 
   #onMessage(liveChannel: string, message: string): void {
-    const event = decodeLiveMessage(message);
-    if (!event) {
+    const decoded = decodeLiveMessage(message);
+    if (!decoded) {
       this.#log.error({ channel: liveChannel }, "dropped a live message that is not in the gateway's format");
       return;
     }
-    if (this.#lastDelivered && comparePositions(event, this.#lastDelivered) <= 0) return;
-    this.#lastDelivered = event;
-    this.#options.onEvent(event);
+    this.#options.onMessage(decoded);
   }
 
   #ping(): void {

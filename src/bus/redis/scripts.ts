@@ -1,14 +1,21 @@
 /**
- * The Lua scripts that make the Redis bus atomic. Redis runs a script alone, so issuing an id,
- * the idempotency check, the history append and the live PUBLISH either all happen or none do,
- * and every subscriber connection sees live events in id order.
+ * The Lua scripts of the Redis bus. Redis runs a script alone, so issuing an id, the idempotency
+ * check, storing the event and the live PUBLISH either all happen or none do, and every
+ * subscriber connection sees live events in id order. Redis does not roll a script back when a
+ * command fails half-way, so the publish script first runs every command that can fail (reads,
+ * with redis.pcall) and only then writes; its first write is the only one Redis may still refuse
+ * (out of memory, read-only replica), and then nothing was written.
  */
 
-/** Ids, the clock and the epoch, shared by both scripts. KEYS[1] is the last id, KEYS[2] the epoch. */
+/** Ids and the clock, shared by the scripts. KEYS[1] is the last id, KEYS[2] the epoch. */
 const ID_CLOCK = `
 local function parse_id(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)
+end
+
+local function format_id(ms, seq)
+  return string.format('%.0f-%.0f', ms, seq)
 end
 
 local function id_less(a, b)
@@ -22,106 +29,202 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-
--- Redis's clock, never going back: if it steps back, the last id's millisecond goes on counting.
-local function next_id(now)
-  local ms, seq = now, 0
-  local last = redis.call('GET', KEYS[1])
-  if last then
-    local last_ms, last_seq = parse_id(last)
-    if ms <= last_ms then ms, seq = last_ms, last_seq + 1 end
-  end
-  local id = string.format('%.0f-%.0f', ms, seq)
-  redis.call('SET', KEYS[1], id)
-  return id
-end
-
--- A data set without an epoch is new (first start, or a Redis that lost its data): nothing
--- before this point can be replayed from it.
-local function epoch(now)
-  local value = redis.call('GET', KEYS[2])
-  if not value then
-    value = next_id(now)
-    redis.call('SET', KEYS[2], value)
-  end
-  return value
-end
-
--- Trims with XDEL, oldest first, so that XINFO's max-deleted-entry-id tells readers how far
--- history has been cut (XTRIM does not record it).
-local function delete_entries(key, entries)
-  if #entries == 0 then return end
-  local ids = {}
-  for i, entry in ipairs(entries) do ids[i] = entry[1] end
-  redis.call('XDEL', key, unpack(ids))
-end
-
-local function trim(key, max_events, oldest_kept_ms)
-  delete_entries(key, redis.call('XRANGE', key, '-', string.format('(%.0f-0', oldest_kept_ms), 'COUNT', max_events))
-  local excess = redis.call('XLEN', key) - max_events
-  if excess > 0 then delete_entries(key, redis.call('XRANGE', key, '-', '+', 'COUNT', excess)) end
-end
 `;
 
+/** Most entries one publish cuts from one channel's history: a lowered limit is reached over several publishes. */
+export const TRIM_STEP = 100;
+
 /**
- * KEYS: last id, epoch, idempotency key (or the last id again when there is none), then the
- * history stream of each recipient channel.
+ * KEYS: last id, epoch, idempotency key (or the last id again when there is none), then for the
+ * global log and each recipient channel in turn: its history, its trim point.
  * ARGV: has idempotency key ("1"/"0"), max events, max age ms, idempotency window ms, type,
- * data JSON, channels joined by \x1f, then the live pub/sub channel of each recipient.
- * Returns { id, duplicate (1/0) }.
+ * data JSON, channels joined by \x1f, fingerprint, event key prefix, trim step, then the live
+ * pub/sub channel of the global log and of each recipient.
+ * Returns { id, 0 } when stored and sent, { first id, 1 } for a repeat of the idempotency key,
+ * { first id, 2 } when the key was used for other content; an error reply when refused.
  */
 export const PUBLISH_SCRIPT = `${ID_CLOCK}
-local has_key, max_events, max_age = ARGV[1] == '1', tonumber(ARGV[2]), tonumber(ARGV[3])
+local has_key, max_events, max_age, window = ARGV[1] == '1', tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local event_type, data, channels, fingerprint = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local event_prefix, trim_step = ARGV[9], tonumber(ARGV[10])
+local FIRST_HISTORY, FIRST_LIVE = 4, 11
+
+-- 1. Reads and checks only: the first refusal is kept and nothing is written.
+local refusal
+local function read(command, key, ...)
+  local reply = redis.pcall(command, key, ...)
+  if type(reply) == 'table' and reply.err then
+    refusal = refusal or (reply.err .. ' (' .. key .. ')')
+    return nil
+  end
+  return reply
+end
+local function refuse(why, key)
+  refusal = refusal or ('ERR ' .. why .. ' (' .. key .. ')')
+end
+local function later(a, b)
+  if not a then return b end
+  if not b or id_less(b, a) then return a end
+  return b
+end
+
 if has_key then
-  local seen = redis.call('GET', KEYS[3])
-  if seen then return { seen, 1 } end
+  local seen = read('GET', KEYS[3])
+  if seen then
+    local newline = string.find(seen, '\\n', 1, true)
+    if not newline then return { seen, 1 } end
+    local seen_id = string.sub(seen, 1, newline - 1)
+    if string.sub(seen, newline + 1) == fingerprint then return { seen_id, 1 } end
+    return { seen_id, 2 }
+  end
 end
+local last = read('GET', KEYS[1])
+if last and not parse_id(last) then refuse('the last id is not an id', KEYS[1]) end
+local first = read('GET', KEYS[2])
+if first and not parse_id(first) then refuse('the epoch is not an id', KEYS[2]) end
+if refusal then return redis.error_reply(refusal) end
+
+-- Redis's clock, never going back: if it steps back, the last id's millisecond goes on counting.
 local now = now_ms()
-epoch(now)
-local previous = redis.call('GET', KEYS[1])
-local id = next_id(now)
-if has_key then redis.call('SET', KEYS[3], id, 'PX', ARGV[4]) end
--- A new key may follow one that expired with all its events: those were older than the age limit
--- and not newer than the previous id, so readers behind that point must refetch.
-local expired_through = string.format('%.0f-0', now - max_age)
-if previous and id_less(previous, expired_through) then expired_through = previous end
-for i = 4, #KEYS do
-  local fresh = redis.call('EXISTS', KEYS[i]) == 0
-  redis.call('XADD', KEYS[i], id, 't', ARGV[5], 'd', ARGV[6], 'c', ARGV[7])
-  if fresh then redis.call('XSETID', KEYS[i], id, 'MAXDELETEDID', expired_through) end
-  trim(KEYS[i], max_events, now - max_age)
-  redis.call('PEXPIRE', KEYS[i], max_age)
+local ms, seq = now, 0
+if last then
+  local last_ms, last_seq = parse_id(last)
+  if ms <= last_ms then ms, seq = last_ms, last_seq + 1 end
 end
-local message = id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[6]
-for i = 8, #ARGV do redis.call('PUBLISH', ARGV[i], message) end
+-- A data set without an epoch is new (first start, or a Redis that lost its data): nothing
+-- before this point can be replayed from it.
+local epoch
+if not first then
+  epoch = format_id(ms, seq)
+  seq = seq + 1
+end
+local id = format_id(ms, seq)
+local previous = epoch or last
+local aged_before = format_id(now - max_age, 0)
+
+local histories = {}
+for i = FIRST_HISTORY, #KEYS, 2 do
+  local history = { key = KEYS[i], trim_key = KEYS[i + 1], cut = 0 }
+  history.length = read('XLEN', history.key) or 0
+  history.trimmed = read('GET', history.trim_key)
+  if history.trimmed and not parse_id(history.trimmed) then refuse('the trim point is not an id', history.trim_key) end
+  if history.length > 0 then
+    local top = read('XREVRANGE', history.key, '+', '-', 'COUNT', 1)
+    if top and top[1] and not id_less(top[1][1], id) then refuse('the history is ahead of the last id', history.key) end
+    local aged = read('XRANGE', history.key, '-', '(' .. aged_before, 'COUNT', trim_step)
+    if aged and #aged > 0 then history.cut, history.cut_through = #aged, aged[#aged][1] end
+  end
+  histories[#histories + 1] = history
+end
+local event_key = event_prefix .. id
+if read('EXISTS', event_key) == 1 then refuse('an event is already stored under the new id', event_key) end
+if refusal then return redis.error_reply(refusal) end
+
+-- 2. Writes, none of which can fail now.
+if epoch then redis.call('SET', KEYS[2], epoch) end
+redis.call('SET', KEYS[1], id)
+redis.call('SET', event_key, event_type .. '\\n' .. channels .. '\\n' .. data, 'PX', max_age)
+-- A history that is new may follow one that expired with all its events: those were older than
+-- the age limit and not newer than the previous id, so readers behind that point must refetch.
+local expired_through = aged_before
+if previous and id_less(previous, expired_through) then expired_through = previous end
+for _, history in ipairs(histories) do
+  local trimmed = history.trimmed
+  if history.length == 0 then trimmed = later(trimmed, expired_through) end
+  redis.call('XADD', history.key, id, 'n', #data)
+  local excess = math.min(history.length + 1 - max_events, trim_step)
+  if excess > history.cut then
+    history.cut_through = redis.call('XRANGE', history.key, '-', '+', 'COUNT', excess)[excess][1]
+  end
+  if history.cut_through then
+    local cut_ms, cut_seq = parse_id(history.cut_through)
+    redis.call('XTRIM', history.key, 'MINID', format_id(cut_ms, cut_seq + 1))
+    trimmed = later(trimmed, history.cut_through)
+  end
+  redis.call('PEXPIRE', history.key, max_age)
+  if trimmed then redis.call('SET', history.trim_key, trimmed, 'PX', max_age) end
+end
+-- One recipient (the common per-user event): the event itself, saving each instance a fetch.
+-- Several: the id only, and each instance fetches the event once however many it watches.
+local message = id
+if #ARGV - FIRST_LIVE == 1 then message = id .. '\\n' .. event_type .. '\\n' .. channels .. '\\n' .. data end
+for i = FIRST_LIVE + 1, #ARGV do redis.call('PUBLISH', ARGV[i], message) end
+redis.call('PUBLISH', ARGV[FIRST_LIVE], id)
+if has_key then redis.call('SET', KEYS[3], id .. '\\n' .. fingerprint, 'PX', window) end
 return { id, 0 }
 `;
 
+/** History ids read per channel at a time while merging a page. */
+const READ_CHUNK = 64;
+
 /**
- * KEYS: last id, epoch, then the history stream of each channel read.
- * ARGV: the position read after ("<ms>-<seq>"), max events, max age ms.
- * Returns { complete (1/0), head, entries of each stream... } (entries only when complete).
+ * Runs with no-writes, so Redis itself refuses any write (and it can run on a replica).
+ * KEYS: last id, epoch, then for each channel read: its history, its trim point.
+ * ARGV: the position read after ("<ms>-<seq>"), max age ms, max events, max data bytes, event key prefix.
+ * Returns { -1, head } on a data set with no epoch yet, { 0, head } when history does not cover
+ * everything after the position, else { 1, head, more (1/0), id, stored event, id, stored event... }.
  */
-export const READ_SCRIPT = `${ID_CLOCK}
-local after, max_events, max_age = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = now_ms()
-local first = epoch(now)
+export const READ_SCRIPT = `#!lua flags=no-writes
+${ID_CLOCK}
+local after, max_age, max_events, max_bytes, event_prefix = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local head = redis.call('GET', KEYS[1])
+local first = redis.call('GET', KEYS[2])
+if not first then return { -1, head } end
 if id_less(after, first) then return { 0, head } end
+local oldest_kept = now_ms() - max_age
 local after_ms = parse_id(after)
-local result = { 1, head }
-for i = 3, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 0 then
+local chunk = math.min(max_events + 1, ${READ_CHUNK})
+
+-- A cursor per channel over the ids after the position, read a chunk at a time.
+local cursors = {}
+for i = 3, #KEYS, 2 do
+  local trimmed = redis.call('GET', KEYS[i + 1])
+  if trimmed and id_less(after, trimmed) then return { 0, head } end
+  local entries = redis.call('XRANGE', KEYS[i], '(' .. after, '+', 'COUNT', chunk)
+  if #entries > 0 then
+    -- An event older than the age limit counts as gone, though publish has not cut it yet.
+    if parse_id(entries[1][1]) < oldest_kept then return { 0, head } end
+    cursors[#cursors + 1] = { key = KEYS[i], entries = entries, at = 1 }
+  elseif after_ms < oldest_kept and head and id_less(after, head) and redis.call('EXISTS', KEYS[i]) == 0 then
     -- Never written, or expired because all of it aged out. Only an event newer than the reader
     -- and older than the age limit can have expired unseen.
-    if after_ms < now - max_age and head and id_less(after, head) then return { 0, head } end
-  else
-    trim(KEYS[i], max_events, now - max_age)
-    local info = redis.call('XINFO', 'STREAM', KEYS[i])
-    for j = 1, #info, 2 do
-      if info[j] == 'max-deleted-entry-id' and id_less(after, info[j + 1]) then return { 0, head } end
-    end
-    table.insert(result, redis.call('XRANGE', KEYS[i], '(' .. after, '+'))
+    return { 0, head }
+  end
+end
+
+local function advance(cursor)
+  local entry = cursor.entries[cursor.at]
+  cursor.at = cursor.at + 1
+  if cursor.at > #cursor.entries and #cursor.entries == chunk then
+    cursor.entries = redis.call('XRANGE', cursor.key, '(' .. entry[1], '+', 'COUNT', chunk)
+    cursor.at = 1
+  end
+end
+
+-- Merged by id: the oldest id any cursor holds, each once; bodies read only for what is returned.
+local result = { 1, head, 0 }
+local count, bytes = 0, 0
+while true do
+  local next_entry
+  for _, cursor in ipairs(cursors) do
+    local entry = cursor.entries[cursor.at]
+    if entry and (not next_entry or id_less(entry[1], next_entry[1])) then next_entry = entry end
+  end
+  if not next_entry then break end
+  local size = tonumber(next_entry[2][2])
+  if count >= max_events or (count > 0 and bytes + size > max_bytes) then
+    result[3] = 1
+    break
+  end
+  local id = next_entry[1]
+  local stored = redis.call('GET', event_prefix .. id)
+  if not stored then return { 0, head } end
+  count, bytes = count + 1, bytes + size
+  result[#result + 1] = id
+  result[#result + 1] = stored
+  for _, cursor in ipairs(cursors) do
+    local entry = cursor.entries[cursor.at]
+    if entry and entry[1] == id then advance(cursor) end
   end
 end
 return result
@@ -132,6 +235,15 @@ return result
  * so that a stream starting there is never behind the start of history.
  */
 export const HEAD_SCRIPT = `${ID_CLOCK}
-epoch(now_ms())
-return redis.call('GET', KEYS[1])
+local last = redis.call('GET', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then return last end
+local ms, seq = now_ms(), 0
+if last then
+  local last_ms, last_seq = parse_id(last)
+  if last_ms and ms <= last_ms then ms, seq = last_ms, last_seq + 1 end
+end
+local epoch = format_id(ms, seq)
+redis.call('SET', KEYS[2], epoch)
+redis.call('SET', KEYS[1], epoch)
+return epoch
 `;
