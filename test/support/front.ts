@@ -31,6 +31,8 @@ export interface FrontOptions {
   readonly local?: (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
   /** The path whose 200 makes an instance take requests: /readyz by default; an ALB target group of ours checks /healthz. */
   readonly healthPath?: string;
+  /** Told every health check's outcome: the status, or 0 when the instance did not answer. */
+  readonly onHealthCheck?: (upstream: string, status: number) => void;
 }
 
 const HEALTH_INTERVAL_MS = 200;
@@ -54,8 +56,15 @@ export async function startFront(initial: readonly Upstream[], options: FrontOpt
   const healthTimer = setInterval(() => {
     for (const upstream of upstreams) {
       fetch(`${upstream.url}${healthPath}`, { signal: AbortSignal.timeout(HEALTH_INTERVAL_MS * 2) }).then(
-        (response) => (response.status === 200 ? ready.add(upstream.url) : ready.delete(upstream.url)),
-        () => ready.delete(upstream.url),
+        (response) => {
+          options.onHealthCheck?.(upstream.name, response.status);
+          if (response.status === 200) ready.add(upstream.url);
+          else ready.delete(upstream.url);
+        },
+        () => {
+          options.onHealthCheck?.(upstream.name, 0);
+          ready.delete(upstream.url);
+        },
       );
     }
   }, HEALTH_INTERVAL_MS);
