@@ -21,7 +21,6 @@ export const ERROR_CODES = {
   invalid_request: { status: 400, when: "a query parameter or header is invalid; the message names it and what it must be" },
   invalid_body: { status: 400, when: "the publish body breaks a rule (unknown field, wrong type, no recipient, `data` too large); the message names the field" },
   invalid_json: { status: 400, when: "the body is not JSON, or is empty although `Content-Type` says JSON" },
-  invalid_last_event_id: { status: 400, when: "`Last-Event-ID` (or `lastEventId`) is not an id this gateway issued" },
   invalid_url: { status: 400, when: "the URL cannot be decoded" },
   bad_request: { status: 400, when: "the request is not well-formed HTTP" },
   token_missing: { status: 401, when: "no token was sent" },

@@ -1,12 +1,13 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { SubscriberAuthenticator } from "../auth/subscriber-authenticator.ts";
+import type { SubscriberPrincipal } from "../auth/subscriber-principal.ts";
 import { topicChannel, userChannel } from "../events/channels.ts";
-import { parseEventId, type EventPosition } from "../events/event-id.ts";
-import type { Hub } from "../hub/hub.ts";
-import { Subscriber } from "../hub/subscriber.ts";
+import { parseEventId } from "../events/event-id.ts";
+import type { Hub, Refusal } from "../hub/hub.ts";
+import type { StreamStart } from "../hub/stream-cursor.ts";
 import { ApiError } from "./errors.ts";
 import { eventStreamResponse, eventsQuerySchema } from "./event-stream-schema.ts";
-import { openSseResponse } from "./sse-sink.ts";
+import { SSE_HEADERS, connectionGone, openSseResponse } from "./sse-sink.ts";
 import { subscriberRequest } from "./subscriber-request.ts";
 
 export interface EventsRouteOptions {
@@ -22,41 +23,72 @@ interface EventsQuery {
   lastEventId?: string;
 }
 
-/** GET /events: one SSE stream with the user's private events and the topics it asks for. */
-export async function eventsRoute(app: FastifyInstance, options: EventsRouteOptions): Promise<void> {
-  const { hub, authenticator, maxTopicsPerStream } = options;
-  app.get<{ Querystring: EventsQuery }>(
-    "/events",
-    {
-      schema: {
-        summary: "Subscribe: one SSE stream of the user's private events and the topics asked for",
-        tags: ["streams"],
-        security: [{ bearer: [] }, { accessTokenQuery: [] }, { accessTokenCookie: [] }],
-        querystring: eventsQuerySchema(maxTopicsPerStream),
-        response: { 200: eventStreamResponse },
-      },
-    },
-    async (request, reply) => {
-      const topics = [...new Set(request.query.topic ?? [])];
-      const principal = await authenticator.authenticate(subscriberRequest(request, topics));
-      const resumeFrom = resumePosition(request.headers["last-event-id"] ?? request.query.lastEventId);
-      const refusal = hub.admit(principal.userId);
-      if (refusal) {
-        const code = refusal.status === 429 ? "too_many_streams" : "unavailable";
-        throw new ApiError(code, refusal.reason, { "retry-after": String(refusal.retryAfterSeconds) });
-      }
-      reply.hijack();
-      const sink = openSseResponse(request.raw, reply.raw, reply.getHeaders());
-      const channels = [userChannel(principal.userId), ...topics.map(topicChannel)];
-      await hub.open(new Subscriber(principal.userId, channels, sink, principal.expiresAt), resumeFrom);
-      return reply;
-    },
-  );
+interface AuthorizedStream {
+  readonly principal: SubscriberPrincipal;
+  readonly channels: readonly string[];
+  readonly start: StreamStart;
 }
 
-function resumePosition(lastEventId: string | string[] | undefined): EventPosition | undefined {
-  if (lastEventId === undefined || lastEventId === "") return undefined;
+/**
+ * GET /events: one SSE stream with the user's private events and the topics it asks for.
+ * HEAD /events: the status and headers the GET would get (credentials, topics and admission
+ * checked), no body, no stream: how a browser client learns why its EventSource failed.
+ */
+export async function eventsRoute(app: FastifyInstance, options: EventsRouteOptions): Promise<void> {
+  const { hub, authenticator, maxTopicsPerStream } = options;
+  const querystring = eventsQuerySchema(maxTopicsPerStream);
+  const security: Record<string, string[]>[] = [{ bearer: [] }, { accessTokenQuery: [] }, { accessTokenCookie: [] }];
+  const authorize = async (request: FastifyRequest<{ Querystring: EventsQuery }>): Promise<AuthorizedStream> => {
+    const topics = [...new Set(request.query.topic ?? [])];
+    const principal = await authenticator.authenticate(subscriberRequest(request, topics));
+    const channels = [userChannel(principal.userId), ...topics.map(topicChannel)];
+    return { principal, channels, start: streamStart(request.headers["last-event-id"] ?? request.query.lastEventId) };
+  };
+
+  const getSchema = {
+    summary: "Subscribe: one SSE stream of the user's private events and the topics asked for",
+    tags: ["streams"],
+    security,
+    querystring,
+    response: { 200: eventStreamResponse },
+  };
+  app.get<{ Querystring: EventsQuery }>("/events", { schema: getSchema, exposeHeadRoute: false }, async (request, reply) => {
+    const { principal, channels, start } = await authorize(request);
+    // The client may have left while it was authenticated: such a connection gets no stream.
+    if (connectionGone(request.raw, reply.raw)) return reply.hijack();
+    refuseIf(hub.admit(principal.userId));
+    reply.hijack();
+    const sink = openSseResponse(request.raw, reply.raw, reply.getHeaders());
+    hub.open({ userId: principal.userId, channels, sink, start, ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }) });
+    return reply;
+  });
+
+  const headSchema = {
+    summary: "Check a subscription: the status and headers GET /events would answer, without a body or a stream",
+    tags: ["streams"],
+    security,
+    querystring,
+  };
+  app.head<{ Querystring: EventsQuery }>("/events", { schema: headSchema }, async (request, reply) => {
+    const { principal } = await authorize(request);
+    refuseIf(hub.wouldAdmit(principal.userId));
+    return reply.code(200).headers(SSE_HEADERS).send();
+  });
+}
+
+function refuseIf(refusal: Refusal | undefined): void {
+  if (!refusal) return;
+  const code = refusal.status === 429 ? "too_many_streams" : "unavailable";
+  throw new ApiError(code, refusal.reason, { "retry-after": String(refusal.retryAfterSeconds) });
+}
+
+/**
+ * Where the stream starts. An id the gateway cannot use (not one of ours, or of a format this
+ * version no longer issues) is not refused: any answer but 200 ends an EventSource for good, and
+ * stored ids outlive deploys. The stream starts at the head with gateway.refetch instead.
+ */
+function streamStart(lastEventId: string | string[] | undefined): StreamStart {
+  if (lastEventId === undefined || lastEventId === "") return { kind: "head" };
   const position = typeof lastEventId === "string" ? parseEventId(lastEventId) : undefined;
-  if (!position) throw new ApiError("invalid_last_event_id", "Last-Event-ID is not an id this gateway issued");
-  return position;
+  return position ? { kind: "after", position } : { kind: "unusable-id" };
 }

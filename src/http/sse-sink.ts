@@ -3,9 +3,12 @@ import type { Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
 import type { StreamSink } from "../hub/stream-sink.ts";
 
+const EMPTY = Buffer.alloc(0);
+
 type ExtraHeaders = Readonly<Record<string, string | number | string[] | undefined>>;
 
-const SSE_HEADERS = {
+/** The head of every SSE response (and of a HEAD /events that would open one). */
+export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
   "cache-control": "no-cache, no-transform",
   "x-accel-buffering": "no",
@@ -22,6 +25,12 @@ export function openSseResponse(
 ): StreamSink {
   if ("stream" in response) return new Http2Sink(response, extraHeaders);
   return new Http1Sink(request.socket, extraHeaders);
+}
+
+/** Whether the client's connection (HTTP/1.1 socket, HTTP/2 stream) is already gone. */
+export function connectionGone(request: IncomingMessage, response: ServerResponse | Http2ServerResponse): boolean {
+  if ("stream" in response) return response.stream.destroyed || response.stream.closed;
+  return request.socket.destroyed;
 }
 
 /**
@@ -51,6 +60,12 @@ class Http1Sink implements StreamSink {
     return this.#socket.writableLength;
   }
 
+  onFlushed(listener: () => void): void {
+    // An empty write completes once everything queued before it has been handed to the kernel.
+    if (this.#socket.writableLength === 0) listener();
+    else this.#socket.write(EMPTY, () => listener());
+  }
+
   end(lastChunk?: Buffer): void {
     if (lastChunk) this.#socket.end(lastChunk);
     else this.#socket.end();
@@ -61,7 +76,8 @@ class Http1Sink implements StreamSink {
   }
 
   onClose(listener: () => void): void {
-    this.#socket.once("close", listener);
+    if (this.#socket.destroyed) listener();
+    else this.#socket.once("close", listener);
   }
 }
 
@@ -82,6 +98,12 @@ class Http2Sink implements StreamSink {
     return this.#response.stream.writableLength;
   }
 
+  onFlushed(listener: () => void): void {
+    const stream = this.#response.stream;
+    if (stream.writableLength === 0) listener();
+    else stream.write(EMPTY, () => listener());
+  }
+
   end(lastChunk?: Buffer): void {
     this.#response.stream.end(lastChunk);
   }
@@ -91,6 +113,8 @@ class Http2Sink implements StreamSink {
   }
 
   onClose(listener: () => void): void {
-    this.#response.stream.once("close", listener);
+    const stream = this.#response.stream;
+    if (stream.destroyed || stream.closed) listener();
+    else stream.once("close", listener);
   }
 }

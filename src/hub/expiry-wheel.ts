@@ -20,7 +20,15 @@ export class ExpiryWheel<T> {
     const second = this.#secondOf.get(member);
     if (second === undefined) return;
     this.#secondOf.delete(member);
-    this.#due.get(second)?.delete(member);
+    const bucket = this.#due.get(second);
+    bucket?.delete(member);
+    // An empty second costs a map entry until it comes, which may be days away with long tokens.
+    if (bucket?.size === 0) this.#due.delete(second);
+  }
+
+  /** Seconds that still hold a member: for tests that check nothing empty is kept. */
+  get pendingSeconds(): number {
+    return this.#due.size;
   }
 
   /** Takes every member due up to and including nowSeconds. */

@@ -1,11 +1,15 @@
 import type { BusListener, EventBus } from "../bus/event-bus.ts";
-import { comparePositions, formatEventId, type EventPosition } from "../events/event-id.ts";
 import type { GatewayEvent } from "../events/event.ts";
 import { ExpiryWheel } from "./expiry-wheel.ts";
+import { FailureLog } from "./failure-log.ts";
 import { HEARTBEAT_FRAME, controlFrame, eventFrame, retryFrame } from "./frames.ts";
 import { HEARTBEAT_SLICES, Rotation } from "./heartbeat-rotation.ts";
 import { OpenRate } from "./open-rate.ts";
-import { Subscriber } from "./subscriber.ts";
+import { ReadGate } from "./read-gate.ts";
+import { NODE_TIMERS, StreamCursor, type CloseReason, type CursorBus, type CursorTimers, type StreamStart } from "./stream-cursor.ts";
+import type { StreamSink } from "./stream-sink.ts";
+
+export { REFETCH_EVENT } from "./stream-cursor.ts";
 
 export interface HubOptions {
   readonly heartbeatIntervalMs: number;
@@ -22,44 +26,72 @@ export interface HubOptions {
   readonly onFanOut?: (event: GatewayEvent, deliveries: number) => void;
   readonly onError?: (message: string, error: unknown) => void;
   readonly now?: () => number;
+  /** For tests that run cursors without waiting. */
+  readonly timers?: CursorTimers;
+}
+
+/** A stream to open: whose, what it listens to, where it starts and where its bytes go. */
+export interface StreamRequest {
+  readonly userId: string;
+  readonly channels: readonly string[];
+  readonly sink: StreamSink;
+  readonly start: StreamStart;
+  /** Seconds since the epoch when the token expires (JWT `exp`), if it does. */
+  readonly expiresAt?: number;
 }
 
 export type Refusal = { readonly status: 429 | 503; readonly reason: string; readonly retryAfterSeconds: number };
 
-/** How many streams read history at once after the bus comes back. */
-const RESYNC_CONCURRENCY = 32;
-/** One history read of a catch-up returns at most this much. */
-const PAGE_LIMITS = { maxEvents: 500, maxBytes: 1 << 20 };
+/** History reads in flight at once for the whole hub: a resync of every stream queues instead of flooding the bus. */
+const READ_CONCURRENCY = 32;
+/** A client that takes none of its catch-up for this long is dropped (it resumes with Last-Event-ID). */
+const CATCH_UP_STALL_MS = 30_000;
+/** Retries of a failed bus call: from 100 ms doubling to 2 s, so a stream is caught up within 5 s of the bus answering. */
+const RETRY_BACKOFF = { baseMs: 100, maxMs: 2000 };
 
-/** Control event types (README, "Control events"). */
-export const REFETCH_EVENT = "gateway.refetch";
 export const TOKEN_EXPIRED_EVENT = "gateway.token-expired";
 export const DRAINING_EVENT = "gateway.draining";
 
+interface Registration {
+  readonly userId: string;
+  readonly expires: boolean;
+}
+
 /**
- * The live streams of this instance: admits them, catches them up from history, fans each
- * event out to the streams of its channels, keeps them alive with heartbeats and ends them on
- * token expiry or shutdown. It speaks to the outside only through EventBus and StreamSink.
+ * The live streams of this instance: admits them, routes each live event to the cursors of its
+ * channels, keeps them alive with heartbeats and ends them on token expiry or shutdown. Each
+ * stream's own course (catch-up, retries, position) is its StreamCursor's. It speaks to the
+ * outside only through EventBus and StreamSink.
  */
 export class Hub implements BusListener {
-  readonly stats = { delivered: 0, slowClientDisconnects: 0 };
+  readonly stats = { delivered: 0, slowClientDisconnects: 0, busFailures: 0 };
   readonly #bus: EventBus;
+  readonly #cursorBus: CursorBus;
   readonly #options: HubOptions;
   readonly #now: () => number;
-  readonly #byChannel = new Map<string, Set<Subscriber>>();
+  readonly #byChannel = new Map<string, Set<StreamCursor>>();
+  readonly #registrations = new Map<StreamCursor, Registration>();
   readonly #perUser = new Map<string, number>();
-  readonly #rotation = new Rotation<Subscriber>(HEARTBEAT_SLICES);
-  readonly #expiry: ExpiryWheel<Subscriber>;
+  readonly #rotation = new Rotation<StreamCursor>(HEARTBEAT_SLICES);
+  readonly #expiry: ExpiryWheel<StreamCursor>;
   readonly #openRate: OpenRate;
+  readonly #failures: FailureLog;
   readonly #timers: NodeJS.Timeout[];
   #draining = false;
 
   constructor(bus: EventBus, options: HubOptions) {
     this.#bus = bus;
+    const gate = new ReadGate(READ_CONCURRENCY);
+    this.#cursorBus = {
+      watch: (channel) => bus.watch(channel),
+      head: () => bus.head(),
+      readPage: (channels, after, limits) => gate.run(() => bus.readPage(channels, after, limits)),
+    };
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#expiry = new ExpiryWheel(this.#now() / 1000);
     this.#openRate = new OpenRate(options.maxOpensPerUserPerMinute, this.#now);
+    this.#failures = new FailureLog((message, error) => options.onError?.(message, error), this.#now);
     this.#timers = [
       setInterval(() => this.#heartbeatTick(), options.heartbeatIntervalMs / HEARTBEAT_SLICES),
       setInterval(() => this.#expireTokens(), 1000),
@@ -76,75 +108,76 @@ export class Hub implements BusListener {
     return this.#draining;
   }
 
-  /** Whether a new stream for this user may open now; a refusal says why and when to retry. */
+  /** Whether a new stream for this user may open now, counting the open; a refusal says why and when to retry. */
   admit(userId: string): Refusal | undefined {
-    if (this.#draining) return { status: 503, reason: "the gateway is shutting down", retryAfterSeconds: 1 };
-    if (this.size >= this.#options.maxConnections) {
-      return { status: 503, reason: "this gateway instance holds its maximum of streams", retryAfterSeconds: 5 };
-    }
-    if ((this.#perUser.get(userId) ?? 0) >= this.#options.maxConnectionsPerUser) {
-      return { status: 429, reason: "too many open streams for this user", retryAfterSeconds: 10 };
-    }
-    const wait = this.#openRate.take(userId);
-    if (wait > 0) return { status: 429, reason: "this user opened too many streams in the last minute", retryAfterSeconds: wait };
-    return undefined;
+    return this.#refusal(userId) ?? this.#rateRefusal(this.#openRate.take(userId));
+  }
+
+  /** What admit would answer, without counting an open (HEAD /events). */
+  wouldAdmit(userId: string): Refusal | undefined {
+    return this.#refusal(userId) ?? this.#rateRefusal(this.#openRate.peek(userId));
   }
 
   /**
-   * Starts serving a stream whose response head is already sent. With a resume position, the
-   * events after it come first from history, then live ones, with no gap and no repeat.
+   * Starts serving a stream whose response head is already sent. A connection that is already
+   * gone is let go at once, so it never holds a slot.
    */
-  async open(subscriber: Subscriber, resumeFrom?: EventPosition): Promise<void> {
-    const newChannels = this.#register(subscriber);
+  open(request: StreamRequest): StreamCursor {
+    const cursor = new StreamCursor({
+      bus: this.#cursorBus,
+      sink: request.sink,
+      channels: request.channels,
+      start: request.start,
+      maxBufferBytes: this.#options.maxBufferBytes,
+      stallMs: CATCH_UP_STALL_MS,
+      backoff: RETRY_BACKOFF,
+      timers: this.#options.timers ?? NODE_TIMERS,
+      random: Math.random,
+      onBusFailure: (what, error) => {
+        this.stats.busFailures++;
+        this.#failures.failed(what, error);
+      },
+      onClosed: (closed, why) => this.#unregister(closed, why),
+      currentTick: () => this.#rotation.tick,
+    });
+    this.#register(cursor, request);
     // Jittered per stream: an abrupt cut (a crash, the load balancer, a lost zone) ends many
     // streams at once, and their reconnects should not arrive at once.
-    subscriber.sink.write(retryFrame(this.#options.retryMs + Math.random() * this.#options.retryJitterMs));
-    // Without Last-Event-ID a stream starts at the newest id issued, wherever it was issued, so
-    // that after a bus outage it is caught up from there and from nothing older. While the bus is
-    // down, the local clock stands in for it (ids are milliseconds of clocks kept in sync).
-    subscriber.position = resumeFrom ?? { ms: this.#now(), seq: 0 };
-    // Asked for first: the bus keeps watching these channels even if it is down right now.
-    const watching = Promise.all(newChannels.map((channel) => this.#bus.watch(channel)));
-    watching.catch(() => {}); // a failure is handled below, once head() is known
-    try {
-      if (resumeFrom === undefined) subscriber.position = await this.#bus.head();
-      await watching;
-    } catch (error) {
-      // The stream stays open and holds live events; the bus's resync catches it up later.
-      this.#options.onError?.("starting a stream failed", error);
-      return;
-    }
-    await this.#catchUp(subscriber);
+    request.sink.write(retryFrame(this.#options.retryMs + Math.random() * this.#options.retryJitterMs));
+    request.sink.onClose(() => cursor.clientGone());
+    cursor.start();
+    return cursor;
   }
 
   deliver(event: GatewayEvent): void {
     let frame: Buffer | undefined;
+    const makeFrame = () => (frame ??= eventFrame(event));
+    // An event of several channels reaches a stream on more than one of them only once.
+    const offered = event.channels.length > 1 ? new Set<StreamCursor>() : undefined;
     let deliveries = 0;
     for (const channel of event.channels) {
-      const subscribers = this.#byChannel.get(channel);
-      if (!subscribers) continue;
-      for (const subscriber of subscribers) {
-        if (subscriber.pending) subscriber.hold(event);
-        else if (subscriber.isNew(event)) {
-          frame ??= eventFrame(event);
-          this.#write(subscriber, frame, event);
-          deliveries++;
+      const cursors = this.#byChannel.get(channel);
+      if (!cursors) continue;
+      for (const cursor of cursors) {
+        if (offered) {
+          if (offered.has(cursor)) continue;
+          offered.add(cursor);
         }
+        if (cursor.offer(event, makeFrame)) deliveries++;
       }
     }
     this.stats.delivered += deliveries;
     this.#options.onFanOut?.(event, deliveries);
   }
 
-  resync(): void {
-    const subscribers = [...this.#rotation.all()];
-    for (const subscriber of subscribers) subscriber.pending ??= [];
-    const next = async (): Promise<void> => {
-      for (let subscriber = subscribers.pop(); subscriber; subscriber = subscribers.pop()) {
-        if (!subscriber.closed) await this.#catchUp(subscriber);
-      }
-    };
-    for (let i = 0; i < RESYNC_CONCURRENCY; i++) void next();
+  resync(channels?: readonly string[]): void {
+    if (channels === undefined) {
+      for (const cursor of [...this.#registrations.keys()]) cursor.resync();
+      return;
+    }
+    const affected = new Set<StreamCursor>();
+    for (const channel of channels) for (const cursor of this.#byChannel.get(channel) ?? []) affected.add(cursor);
+    for (const cursor of affected) cursor.resync();
   }
 
   /** From now on /readyz says not ready and new streams get 503; open streams go on. */
@@ -159,131 +192,81 @@ export class Hub implements BusListener {
    */
   async drain(graceMs: number): Promise<void> {
     this.refuseNewStreams();
-    const subscribers = [...this.#rotation.all()];
+    const cursors = [...this.#registrations.keys()];
     const stepMs = 100;
     const steps = Math.max(1, Math.floor((graceMs * 0.8) / stepMs));
-    const perStep = Math.ceil(subscribers.length / steps);
-    while (subscribers.length > 0) {
-      for (const subscriber of subscribers.splice(0, perStep)) {
+    const perStep = Math.ceil(cursors.length / steps);
+    while (cursors.length > 0) {
+      for (const cursor of cursors.splice(0, perStep)) {
         const retryMs = this.#options.retryMs + Math.random() * graceMs;
-        subscriber.sink.end(
-          Buffer.concat([controlFrame(DRAINING_EVENT, { retryMs: Math.round(retryMs) }), retryFrame(retryMs)]),
-        );
+        cursor.end(Buffer.concat([controlFrame(DRAINING_EVENT, { retryMs: Math.round(retryMs) }), retryFrame(retryMs)]));
       }
-      if (subscribers.length > 0) await new Promise((resolve) => setTimeout(resolve, stepMs));
+      if (cursors.length > 0) await new Promise((resolve) => setTimeout(resolve, stepMs));
     }
   }
 
   close(): void {
     for (const timer of this.#timers) clearInterval(timer);
-    for (const subscriber of [...this.#rotation.all()]) subscriber.sink.destroy();
+    for (const cursor of [...this.#registrations.keys()]) cursor.destroy();
   }
 
-  #register(subscriber: Subscriber): string[] {
-    const newChannels: string[] = [];
-    for (const channel of subscriber.channels) {
-      let subscribers = this.#byChannel.get(channel);
-      if (!subscribers) {
-        this.#byChannel.set(channel, (subscribers = new Set()));
-        newChannels.push(channel);
-      }
-      subscribers.add(subscriber);
+  #refusal(userId: string): Refusal | undefined {
+    if (this.#draining) return { status: 503, reason: "the gateway is shutting down", retryAfterSeconds: 1 };
+    if (this.size >= this.#options.maxConnections) {
+      return { status: 503, reason: "this gateway instance holds its maximum of streams", retryAfterSeconds: 5 };
     }
-    this.#perUser.set(subscriber.userId, (this.#perUser.get(subscriber.userId) ?? 0) + 1);
-    this.#rotation.add(subscriber);
-    if (subscriber.expiresAt !== undefined) this.#expiry.add(subscriber, subscriber.expiresAt);
-    subscriber.sink.onClose(() => this.#unregister(subscriber));
-    return newChannels;
+    if ((this.#perUser.get(userId) ?? 0) >= this.#options.maxConnectionsPerUser) {
+      return { status: 429, reason: "too many open streams for this user", retryAfterSeconds: 10 };
+    }
+    return undefined;
   }
 
-  #unregister(subscriber: Subscriber): void {
-    if (subscriber.closed) return;
-    subscriber.closed = true;
-    subscriber.pending = undefined;
-    for (const channel of subscriber.channels) {
-      const subscribers = this.#byChannel.get(channel);
-      if (!subscribers) continue;
-      subscribers.delete(subscriber);
-      if (subscribers.size === 0) {
+  #rateRefusal(waitSeconds: number): Refusal | undefined {
+    if (waitSeconds === 0) return undefined;
+    return { status: 429, reason: "this user opened too many streams in the last minute", retryAfterSeconds: waitSeconds };
+  }
+
+  #register(cursor: StreamCursor, request: StreamRequest): void {
+    for (const channel of request.channels) {
+      let cursors = this.#byChannel.get(channel);
+      if (!cursors) this.#byChannel.set(channel, (cursors = new Set()));
+      cursors.add(cursor);
+    }
+    this.#registrations.set(cursor, { userId: request.userId, expires: request.expiresAt !== undefined });
+    this.#perUser.set(request.userId, (this.#perUser.get(request.userId) ?? 0) + 1);
+    this.#rotation.add(cursor);
+    if (request.expiresAt !== undefined) this.#expiry.add(cursor, request.expiresAt);
+  }
+
+  /** The one way out of the hub, whatever ended the stream. */
+  #unregister(cursor: StreamCursor, why: CloseReason): void {
+    const registration = this.#registrations.get(cursor);
+    if (!registration) return;
+    this.#registrations.delete(cursor);
+    if (why === "slow-client") this.stats.slowClientDisconnects++;
+    for (const channel of cursor.channels) {
+      const cursors = this.#byChannel.get(channel);
+      if (!cursors) continue;
+      cursors.delete(cursor);
+      if (cursors.size === 0) {
         this.#byChannel.delete(channel);
         this.#bus.unwatch(channel);
       }
     }
-    const count = (this.#perUser.get(subscriber.userId) ?? 1) - 1;
-    if (count === 0) this.#perUser.delete(subscriber.userId);
-    else this.#perUser.set(subscriber.userId, count);
-    this.#rotation.remove(subscriber);
-    this.#expiry.remove(subscriber);
-  }
-
-  /** Reads history after the stream's position, writes it, then the live events held meanwhile. */
-  async #catchUp(subscriber: Subscriber): Promise<void> {
-    if (subscriber.catchingUp) {
-      subscriber.catchUpAgain = true;
-      return;
-    }
-    subscriber.catchingUp = true;
-    try {
-      do {
-        subscriber.catchUpAgain = false;
-        subscriber.pendingOverflowed = false;
-        let history = await this.#bus.readPage(subscriber.channels, subscriber.position, PAGE_LIMITS);
-        if (subscriber.closed) return;
-        while (history.complete && history.more) {
-          for (const event of history.events) {
-            if (subscriber.isNew(event)) this.#write(subscriber, eventFrame(event), event);
-          }
-          history = await this.#bus.readPage(subscriber.channels, subscriber.position, PAGE_LIMITS);
-          if (subscriber.closed) return;
-        }
-        if (!history.complete) {
-          subscriber.position = history.head;
-          this.#write(subscriber, controlFrame(REFETCH_EVENT, { reason: "history-gap" }, formatEventId(history.head)));
-        } else {
-          for (const event of history.events) {
-            if (subscriber.isNew(event)) this.#write(subscriber, eventFrame(event), event);
-          }
-          // A position ahead of everything ever issued is not the client's to claim.
-          if (comparePositions(subscriber.position, history.head) > 0) subscriber.position = history.head;
-        }
-      } while ((subscriber.catchUpAgain || subscriber.pendingOverflowed) && !subscriber.closed);
-      this.#goLive(subscriber);
-    } catch (error) {
-      // Still holding live events; the bus's resync will try again once it is back.
-      this.#options.onError?.("catching a stream up from history failed", error);
-    } finally {
-      subscriber.catchingUp = false;
-    }
-  }
-
-  #goLive(subscriber: Subscriber): void {
-    const held = subscriber.pending ?? [];
-    subscriber.pending = undefined;
-    for (const event of held) {
-      if (subscriber.isNew(event)) this.#write(subscriber, eventFrame(event), event);
-    }
-  }
-
-  #write(subscriber: Subscriber, frame: Buffer, position?: EventPosition): void {
-    if (subscriber.closed) return;
-    subscriber.sink.write(frame);
-    if (position) subscriber.position = position;
-    subscriber.lastWriteTick = this.#rotation.tick;
-    if (subscriber.sink.bufferedBytes > this.#options.maxBufferBytes) {
-      this.stats.slowClientDisconnects++;
-      this.#unregister(subscriber);
-      subscriber.sink.destroy();
-    }
+    const count = (this.#perUser.get(registration.userId) ?? 1) - 1;
+    if (count === 0) this.#perUser.delete(registration.userId);
+    else this.#perUser.set(registration.userId, count);
+    this.#rotation.remove(cursor);
+    if (registration.expires) this.#expiry.remove(cursor);
   }
 
   #heartbeatTick(): void {
-    this.#rotation.advance((subscriber) => this.#write(subscriber, HEARTBEAT_FRAME));
+    this.#rotation.advance((cursor) => cursor.writeFrame(HEARTBEAT_FRAME));
   }
 
   #expireTokens(): void {
-    for (const subscriber of this.#expiry.takeDue(this.#now() / 1000)) {
-      subscriber.sink.end(controlFrame(TOKEN_EXPIRED_EVENT, { reason: "the access token expired; reconnect with a fresh one" }));
-      this.#unregister(subscriber);
+    for (const cursor of this.#expiry.takeDue(this.#now() / 1000)) {
+      cursor.end(controlFrame(TOKEN_EXPIRED_EVENT, { reason: "the access token expired; reconnect with a fresh one" }));
     }
   }
 }

@@ -17,14 +17,19 @@ export class OpenRate {
 
   /** Counts an open and returns 0, or returns the seconds until this user may open again. */
   take(userId: string): number {
+    const wait = this.peek(userId);
+    if (wait === 0) this.#opens.set(userId, (this.#opens.get(userId) ?? 0) + 1);
+    return wait;
+  }
+
+  /** What take would answer, without counting an open. */
+  peek(userId: string): number {
     const now = this.#now();
     if (now - this.#windowStart >= WINDOW_MS) {
       this.#windowStart = now;
       this.#opens = new Map();
     }
-    const opens = this.#opens.get(userId) ?? 0;
-    if (opens >= this.#limit) return Math.max(1, Math.ceil((this.#windowStart + WINDOW_MS - now) / 1000));
-    this.#opens.set(userId, opens + 1);
-    return 0;
+    if ((this.#opens.get(userId) ?? 0) < this.#limit) return 0;
+    return Math.max(1, Math.ceil((this.#windowStart + WINDOW_MS - now) / 1000));
   }
 }

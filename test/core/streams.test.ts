@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { comparePositions, parseEventId } from "../../src/events/event-id.ts";
 import { connectSse } from "../support/sse-client.ts";
 import { publish, startGateway, token, type RunningGateway } from "../support/gateway.ts";
 
@@ -57,10 +58,21 @@ describe("resume with Last-Event-ID", () => {
     resumed.close();
   });
 
-  it("refuses a Last-Event-ID it never issued", async () => {
-    const response = await connectSse(gw.url, { token: await token({ sub: "ivy" }), lastEventId: "garbage" });
-    assert.equal(response.status, 400);
-    assert.equal(JSON.parse(await response.body).error, "invalid_last_event_id");
+  it("starts the stream with gateway.refetch at the current id for a Last-Event-ID it cannot use, never 400", async () => {
+    const user = await token({ sub: "ivy" });
+    for (const unusable of ["garbage", "v1:abc", "1-2-3", "99999999999999999-1"]) {
+      const { body: before } = await publish(gw.url, { users: ["ivy"], type: "n", data: `before ${unusable}` });
+      const stream = await connectSse(gw.url, { token: user, lastEventId: unusable });
+      assert.equal(stream.status, 200, unusable);
+      const [refetch] = await stream.waitFor(1, (event) => event.event === "gateway.refetch");
+      assert.equal(stream.events[0], refetch, "the refetch comes first");
+      assert.deepEqual(JSON.parse(refetch!.data), { reason: "unusable-last-event-id" });
+      assert.ok(comparePositions(parseEventId(refetch!.id!)!, parseEventId(before.id)!) >= 0, "it carries the current id");
+      await publish(gw.url, { users: ["ivy"], type: "n", data: "after" });
+      const [after] = await stream.waitFor(1, (event) => event.event === "n");
+      assert.equal(JSON.parse(after!.data), "after", "nothing from before the refetch's id follows it");
+      stream.close();
+    }
   });
 
   it("does not let a position from the future silence the stream", async () => {

@@ -5,7 +5,6 @@ import { MemoryBus } from "../../src/bus/memory-bus.ts";
 import { HEARTBEAT_SLICES, longestSilenceMs } from "../../src/hub/heartbeat-rotation.ts";
 import { Hub } from "../../src/hub/hub.ts";
 import type { StreamSink } from "../../src/hub/stream-sink.ts";
-import { Subscriber } from "../../src/hub/subscriber.ts";
 
 const INTERVAL_MS = 3000;
 const SLICE_MS = INTERVAL_MS / HEARTBEAT_SLICES;
@@ -18,6 +17,9 @@ class RecordingSink implements StreamSink {
 
   write(): void {
     this.lastByteAt = Date.now();
+  }
+  onFlushed(listener: () => void): void {
+    listener();
   }
   end(): void {
     this.clientCloses();
@@ -73,7 +75,7 @@ describe("heartbeats under churn", () => {
               for (let i = 0; i < current.count; i++) {
                 const sink = new RecordingSink();
                 const channel = `user:u${opened++}`;
-                await hub.open(new Subscriber(`u${opened}`, [channel], sink));
+                hub.open({ userId: `u${opened}`, channels: [channel], sink, start: { kind: "head" } });
                 open.push({ sink, channel });
               }
             } else if (current.kind === "close" && open.length > 0) {
