@@ -3,6 +3,7 @@ import type { Node } from "constructs";
 import type { GatewayStackProps } from "./gateway-stack.ts";
 import type { JwtConfiguration } from "./jwt-settings.ts";
 import { longestSilenceMs } from "../src/hub/heartbeat-rotation.ts";
+import { subscriberAuthorizerFrom } from "./subscriber-authorizer.ts";
 
 /** The load balancer closes a connection that carried no byte for this long. */
 export const LOAD_BALANCER_IDLE_TIMEOUT = Duration.seconds(120);
@@ -27,6 +28,7 @@ export function settingsFromContext(node: Node, imageDirectory: string): Gateway
     eventBusName: context.string("eventBusName") ?? "default",
     eventPattern: eventPatternFrom(context.json("eventPattern") ?? DEFAULT_EVENT_PATTERN),
     jwt: jwtFrom(context),
+    authorizer: subscriberAuthorizerFrom(context.string("authWebhookUrl"), context.string("authLambdaArn")),
     corsOrigins: context.list("corsOrigins") ?? [],
     natGateways: context.integer("natGateways") ?? 1,
     minTasks: context.integer("minTasks") ?? 2,

@@ -8,6 +8,7 @@ import { GatewayService } from "./gateway-service.ts";
 import { JwtSettings } from "./jwt-settings.ts";
 import type { JwtConfiguration } from "./jwt-settings.ts";
 import { KEY_PREFIX, RedisCluster } from "./redis-cluster.ts";
+import { authorizerEnvironment, grantAuthorizerInvoke, type SubscriberAuthorizer } from "./subscriber-authorizer.ts";
 
 export interface GatewayStackProps extends StackProps {
   /** Directory holding the gateway's Dockerfile (the repository root). */
@@ -19,6 +20,8 @@ export interface GatewayStackProps extends StackProps {
   readonly eventBusName: string;
   readonly eventPattern: events.EventPattern;
   readonly jwt: JwtConfiguration;
+  /** AUTH_WEBHOOK_URL or AUTH_LAMBDA_ARN of the gateway, when the application's own sessions admit subscribers. */
+  readonly authorizer?: SubscriberAuthorizer;
   /** CORS_ORIGINS of the gateway, when pages of other origins open streams. */
   readonly corsOrigins: readonly string[];
   /** 1 keeps cost down; 2 keeps egress (SQS, JWKS) alive when one AZ fails. */
@@ -87,6 +90,7 @@ export class GatewayStack extends Stack {
         AWS_REGION: this.region,
         ...(props.corsOrigins.length > 0 ? { CORS_ORIGINS: props.corsOrigins.join(",") } : {}),
         ...jwt.environment,
+        ...authorizerEnvironment(props.authorizer),
       },
       secrets: { ...redis.secrets, ...jwt.secrets },
       drain: drainTimingFor(props.shutdownGrace),
@@ -109,6 +113,7 @@ export class GatewayStack extends Stack {
       actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
       resources: [intake.queue.queueArn],
     }));
+    grantAuthorizerInvoke(gateway.taskRole, props.authorizer);
 
     new CfnOutput(this, "Url", { value: `https://${domainName}/`, description: "Gateway URL (point the domain at LoadBalancerDns)" });
     new CfnOutput(this, "LoadBalancerDns", { value: gateway.loadBalancer.loadBalancerDnsName, description: "CNAME or alias target for the domain" });

@@ -21,7 +21,8 @@ export type AuthorizerConfig =
       readonly topicsKey: string;
     });
 
-const FUNCTION_ARN = /^arn:aws[a-z-]*:lambda:([a-z]{2}(?:-[a-z]+)+-\d):\d{12}:function:[A-Za-z0-9_-]{1,64}(?::[A-Za-z0-9$_-]{1,128})?$/;
+/** A Lambda function ARN, with an optional version or alias; the first group is its region. */
+export const LAMBDA_FUNCTION_ARN = /^arn:aws[a-z-]*:lambda:([a-z]{2}(?:-[a-z]+)+-\d):\d{12}:function:[A-Za-z0-9_-]{1,64}(?::[A-Za-z0-9$_-]{1,128})?$/;
 const ANSWER_PATH = /^[A-Za-z0-9_$:-]+(?:\.[A-Za-z0-9_$:-]+)*$/;
 
 /** The subscriber authorizer, if one is set: AUTH_WEBHOOK_URL or AUTH_LAMBDA_ARN (not both). */
@@ -42,7 +43,7 @@ export function readAuthorizer(read: EnvReader): AuthorizerConfig | undefined {
     }
     return { kind: "webhook", url, ...limits };
   }
-  const region = FUNCTION_ARN.exec(functionArn!)?.[1];
+  const region = LAMBDA_FUNCTION_ARN.exec(functionArn!)?.[1];
   if (region === undefined) {
     throw new ConfigError(`AUTH_LAMBDA_ARN must be a function ARN like arn:aws:lambda:eu-west-1:123456789012:function:my-authorizer, got "${functionArn}"`);
   }

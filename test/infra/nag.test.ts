@@ -15,6 +15,7 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
   "the defaults (HS256 key in Secrets Manager)": {},
   "an existing HS256 secret": { jwtSecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:sse-jwt-AbCdEf" },
   "JWKS mode": { jwtMode: "jwks" },
+  "a Lambda authorizer": { authLambdaArn: "arn:aws:lambda:us-east-1:123456789012:function:app-authorizer" },
   "flow logs and Container Insights off": { vpcFlowLogs: "false", containerInsights: "false" },
 };
 
