@@ -86,7 +86,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     registry: metrics.registry,
   });
   await app.register(eventsRoute, { hub, authenticator, maxTopicsPerStream: config.maxTopicsPerStream });
-  await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes });
+  await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes, requestTimeoutMs: config.requestTimeoutMs });
   await app.register(demoRoutes);
   if (config.jwt.kind === "ephemeral") await app.register(devTokenRoute, { secret: config.jwt.secret });
   const emfTimer = config.emf ? startEmfReporter(config.emf, () => hub.size) : undefined;
@@ -134,7 +134,7 @@ function createServer(config: GatewayConfig, logger: FastifyServerOptions["logge
     // The failing schema travels with a validation error, so its description words the message.
     ajv: { customOptions: { verbose: true } },
   };
-  if (!config.tls) return withJsonBodiesOnly(fastify(options));
+  if (!config.tls) return withRequestTimeout(withJsonBodiesOnly(fastify(options)), config.requestTimeoutMs);
   // HTTP/2 over TLS, with HTTP/1.1 for clients that do not offer h2 in ALPN. fastify's types
   // model the http2 server as another instance type; the routes use only what both share.
   const http2Options = {
@@ -142,7 +142,22 @@ function createServer(config: GatewayConfig, logger: FastifyServerOptions["logge
     http2: true,
     https: { allowHTTP1: true, cert: config.tls.cert, key: config.tls.key },
   } as FastifyHttp2SecureOptions<Http2SecureServer>;
-  return withJsonBodiesOnly(fastify(http2Options) as unknown as FastifyInstance);
+  return withRequestTimeout(withJsonBodiesOnly(fastify(http2Options) as unknown as FastifyInstance), config.requestTimeoutMs);
+}
+
+/**
+ * HTTP/1.1 requests (also the TLS server's fallback) arrive whole, headers and body, within
+ * REQUEST_TIMEOUT_MS, checked every second at most so that the bound holds. A stream's GET has no
+ * body: an open stream is a finished request and is never cut. (HTTP/2 bodies: see the publish route.)
+ */
+function withRequestTimeout(app: FastifyInstance, timeoutMs: number): FastifyInstance {
+  // connectionsCheckingInterval is not in @types/node; both server kinds have the three fields.
+  const server = app.server as unknown as { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number };
+  server.requestTimeout = timeoutMs;
+  server.headersTimeout = timeoutMs;
+  // Read when the server starts listening, which comes later.
+  server.connectionsCheckingInterval = Math.min(1000, timeoutMs);
+  return app;
 }
 
 /** Bodies are JSON or refused with 415: fastify's default text/plain parser would hand a string to the schema. */

@@ -35,6 +35,8 @@ export interface GatewayConfig {
   readonly history: { readonly maxEvents: number; readonly maxAgeMs: number };
   readonly idempotencyWindowMs: number;
   readonly shutdownGraceMs: number;
+  /** REQUEST_TIMEOUT_MS: a request that is not an open stream arrives whole (headers and body) within this. */
+  readonly requestTimeoutMs: number;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly emf?: { readonly namespace: string; readonly serviceName: string };
   readonly sqs?: SqsConfig;
@@ -96,6 +98,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     },
     idempotencyWindowMs: read.integer("IDEMPOTENCY_WINDOW_MS", 600_000, 1000),
     shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 15_000, 0, 600_000),
+    requestTimeoutMs: read.integer("REQUEST_TIMEOUT_MS", 10_000, 100, 600_000),
     tls: readTls(read),
     emf: readEmf(read),
     redis: readRedis(read),

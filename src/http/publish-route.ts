@@ -1,7 +1,8 @@
-import type { FastifyInstance } from "fastify";
+import { constants, type ServerHttp2Stream } from "node:http2";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AuthError } from "../auth/auth-error.ts";
 import { describeTarget, publishAllows, type PublishTarget } from "../auth/topic-patterns.ts";
-import type { TokenVerifier } from "../auth/token-verifier.ts";
+import type { Principal, TokenVerifier } from "../auth/token-verifier.ts";
 import { parsePublishRequest, publishRequestSchema, toEventDraft, type PublishRequest } from "../events/publish-request.ts";
 import type { Publisher } from "../events/publisher.ts";
 import { bearerToken } from "./credentials.ts";
@@ -10,6 +11,8 @@ export interface PublishRouteOptions {
   readonly publisher: Publisher;
   readonly verifier: TokenVerifier;
   readonly maxEventBytes: number;
+  /** REQUEST_TIMEOUT_MS: the whole body arrives within it, else the request is cut. */
+  readonly requestTimeoutMs: number;
 }
 
 const publishAnswerSchema = {
@@ -24,7 +27,8 @@ const publishAnswerSchema = {
 
 /** POST /publish: services push an event to users and topics with a publisher token. */
 export async function publishRoute(app: FastifyInstance, options: PublishRouteOptions): Promise<void> {
-  const { publisher, verifier, maxEventBytes } = options;
+  const { publisher, verifier, maxEventBytes, requestTimeoutMs } = options;
+  const principals = new WeakMap<FastifyRequest, Principal>();
   app.post<{ Body: PublishRequest }>(
     "/publish",
     {
@@ -38,14 +42,20 @@ export async function publishRoute(app: FastifyInstance, options: PublishRouteOp
       },
       // The one check the queue sources use too; its error names the field at fault.
       validatorCompiler: () => checkBody,
+      // The token is checked before a byte of the body is read: a client without a valid one
+      // holds nothing open and learns nothing of the schema.
+      onRequest: async (request, reply) => {
+        cutIfBodyIsLate(request, requestTimeoutMs);
+        try {
+          principals.set(request, await publisherPrincipal(request, verifier));
+        } catch (error) {
+          closeAfterAnswer(request, reply);
+          throw error;
+        }
+      },
     },
     async (request, reply) => {
-      // Only the header: a publisher token never travels in URLs or cookies.
-      const token = bearerToken(request);
-      if (token === undefined) throw new AuthError(401, "token_missing", "send the publisher token as Authorization: Bearer <token>");
-      const principal = await verifier.verify(token);
-      const patterns = principal.publishPatterns;
-      if (patterns === undefined) throw new AuthError(403, "publish_not_allowed", "this token has no `publish` claim, so it cannot publish");
+      const patterns = principals.get(request)!.publishPatterns!;
       const targets: PublishTarget[] = [
         ...(request.body.users ?? []).map((name) => ({ kind: "user" as const, name })),
         ...(request.body.topics ?? []).map((name) => ({ kind: "topic" as const, name })),
@@ -54,10 +64,37 @@ export async function publishRoute(app: FastifyInstance, options: PublishRouteOp
       if (refused !== undefined) {
         throw new AuthError(403, "publish_not_allowed", `the token's \`publish\` claim does not allow "${describeTarget(refused)}"`);
       }
-      const result = await publisher.publish(toEventDraft(request.body, maxEventBytes), "http", principal.userId);
+      const result = await publisher.publish(toEventDraft(request.body, maxEventBytes), "http", principals.get(request)!.userId);
       return reply.code(202).send(result);
     },
   );
+}
+
+async function publisherPrincipal(request: FastifyRequest, verifier: TokenVerifier): Promise<Principal> {
+  // Only the header: a publisher token never travels in URLs or cookies.
+  const token = bearerToken(request);
+  if (token === undefined) throw new AuthError(401, "token_missing", "send the publisher token as Authorization: Bearer <token>");
+  const principal = await verifier.verify(token);
+  if (principal.publishPatterns === undefined) throw new AuthError(403, "publish_not_allowed", "this token has no `publish` claim, so it cannot publish");
+  return principal;
+}
+
+/**
+ * Node's request timeout covers HTTP/1.1 only; this bound holds on HTTP/2 streams as well: a body
+ * still arriving REQUEST_TIMEOUT_MS after its headers ends the request (the socket, or the h2 stream).
+ */
+function cutIfBodyIsLate(request: FastifyRequest, timeoutMs: number): void {
+  const raw = request.raw as FastifyRequest["raw"] & { stream?: ServerHttp2Stream };
+  if (raw.readableEnded) return;
+  const timer = setTimeout(() => (raw.stream ? raw.stream.close(constants.NGHTTP2_CANCEL) : raw.socket.destroy()), timeoutMs);
+  const settle = () => clearTimeout(timer);
+  raw.once("end", settle);
+  raw.once("close", settle);
+}
+
+/** A refused request's unread body is not read: on HTTP/1.1 the connection closes after the answer. */
+function closeAfterAnswer(request: FastifyRequest, reply: FastifyReply): void {
+  if (request.raw.httpVersionMajor === 1) reply.header("connection", "close");
 }
 
 function checkBody(body: unknown): { value: PublishRequest } | { error: Error } {
