@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { signDevToken } from "./auth/dev-tokens.ts";
+import { describeSetup, startBanner } from "./banner.ts";
 import { loadConfig, type GatewayConfig } from "./config/config.ts";
 import { ConfigError } from "./config/env-reader.ts";
 import { createGateway } from "./app.ts";
 import { TargetHealthWatcher } from "./drain/target-health-watcher.ts";
-
-const DEV_TOKEN_TTL_SECONDS = 24 * 3600;
+import { explainStartupError } from "./startup-errors.ts";
 
 async function main(): Promise<void> {
   let config: GatewayConfig;
@@ -16,7 +15,7 @@ async function main(): Promise<void> {
     process.stderr.write(`sse-gateway: configuration error: ${error.message}\n`);
     process.exit(2);
   }
-  const gateway = await createGateway(config);
+  const gateway = await explainFailure(config, () => createGateway(config));
   let stopping = false;
   // On ECS behind a load balancer the drain starts when this task's target turns draining; the
   // signals stay the way to stop it everywhere else, and the fallback there.
@@ -41,31 +40,23 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
-  const url = await gateway.listen();
+  const url = await explainFailure(config, () => gateway.listen());
   watcher?.start();
-  if (config.jwt.kind === "ephemeral") await printDevBanner(url, config.jwt.secret);
+  gateway.app.log.info(describeSetup(config), "started");
+  const banner = await startBanner(config, url);
+  if (banner) process.stdout.write(banner);
 }
 
-/** One-process development mode: everything a newcomer needs to see an event arrive. */
-async function printDevBanner(url: string, secret: Uint8Array): Promise<void> {
-  const subscriber = await signDevToken(secret, { sub: "demo-user", topics: ["*"] }, DEV_TOKEN_TTL_SECONDS);
-  const publisher = await signDevToken(secret, { sub: "demo-publisher", publish: ["*"] }, DEV_TOKEN_TTL_SECONDS);
-  const body = JSON.stringify({ users: ["demo-user"], type: "greeting", data: { hello: "world" } });
-  process.stdout.write(
-    [
-      "",
-      "sse-gateway is running in development mode (in memory, ephemeral signing secret).",
-      `  Listening on:      ${url}`,
-      `  Demo page:         ${url}/?sub=demo-user`,
-      `  Subscriber token:  ${subscriber}`,
-      `  Publisher token:   ${publisher}`,
-      "  Watch a stream:",
-      `    curl -N '${url}/events?access_token=${subscriber}'`,
-      "  Publish an event:",
-      `    curl -X POST '${url}/publish' -H 'Authorization: Bearer ${publisher}' -H 'Content-Type: application/json' -d '${body}'`,
-      "",
-    ].join("\n") + "\n",
-  );
+/** A start that fails on the machine (port taken, unknown host, unusable TLS files): one line, exit 2. */
+async function explainFailure<T>(config: GatewayConfig, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    const explanation = explainStartupError(error, config);
+    if (explanation === undefined) throw error;
+    process.stderr.write(`sse-gateway: cannot start: ${explanation}\n`);
+    process.exit(2);
+  }
 }
 
 await main();

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { spawnGateway, type ChildGateway } from "../support/child-gateway.ts";
+import { gatewaysOnAnyPort } from "../support/child-gateway.ts";
 import { connectSse } from "../support/sse-client.ts";
 import { TEST_SECRET, publish, token } from "../support/gateway.ts";
 
@@ -10,15 +10,7 @@ const run = promisify(execFile);
 const LISTENING = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/;
 
 describe("the gateway process", () => {
-  const started: ChildGateway[] = [];
-  const start = (env: Record<string, string>) => {
-    const gateway = spawnGateway({ PORT: "0", HOST: "127.0.0.1", ...env });
-    started.push(gateway);
-    return gateway;
-  };
-  after(() => {
-    for (const gateway of started) gateway.kill("SIGKILL");
-  });
+  const start = gatewaysOnAnyPort();
 
   it("prints dev tokens and a curl line that work exactly as printed", async () => {
     const gateway = start({});

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 import { lineAuditor } from "./log-audit.ts";
 
@@ -58,5 +59,21 @@ export function spawnGateway(env: Record<string, string>): ChildGateway {
         check();
       });
     },
+  };
+}
+
+/**
+ * Starts child gateways on any free loopback port (`env` adds to that), each SIGKILLed after
+ * the last test of the suite that calls this.
+ */
+export function gatewaysOnAnyPort(): (env: Record<string, string>) => ChildGateway {
+  const started: ChildGateway[] = [];
+  after(() => {
+    for (const gateway of started) gateway.kill("SIGKILL");
+  });
+  return (env) => {
+    const gateway = spawnGateway({ PORT: "0", HOST: "127.0.0.1", ...env });
+    started.push(gateway);
+    return gateway;
   };
 }
