@@ -76,7 +76,7 @@ function viaLeader({ key, setup, sink, lastEventId }: SharedStream): () => void 
   let resign: (() => void) | undefined;
   let closed = false;
   channel.onmessage = ({ data }: MessageEvent<RelayMessage & { to?: number; join?: string; from?: number }>) => {
-    if (relay && data.join !== undefined) for (const message of relay.catchUp(data.join)) channel.postMessage({ ...message, to: data.from });
+    if (data.join !== undefined) relay?.catchUp(data.join).forEach((message) => channel.postMessage({ ...message, to: data.from }));
     else if (!relay && (data.to === undefined || data.to === me)) deliver(sink, data);
   };
   channel.postMessage({ join: lastEventId(), from: me });
