@@ -51,8 +51,23 @@ function whilePageShown(join: () => void, leave: () => void): () => void {
   };
 }
 
-function viaWorker({ key, setup, sink, lastEventId }: SharedStream, workerUrl: string | URL): () => void {
-  const { port } = new SharedWorker(workerUrl, { type: "module", name: WORKER_NAME });
+/** A worker that cannot start (not found where a bundler moved it, refused by a CSP) falls back on a leader tab. */
+function viaWorker(stream: SharedStream, workerUrl: string | URL): () => void {
+  let stop: () => void;
+  try {
+    const worker = new SharedWorker(workerUrl, { type: "module", name: WORKER_NAME });
+    stop = joinWorker(stream, worker.port);
+    worker.onerror = () => {
+      stop();
+      stop = viaLeader(stream);
+    };
+  } catch {
+    stop = viaLeader(stream);
+  }
+  return () => stop();
+}
+
+function joinWorker({ key, setup, sink, lastEventId }: SharedStream, port: MessagePort): () => void {
   port.onmessage = async ({ data }: MessageEvent<RelayMessage | { t: number }>) => {
     if ("t" in data) port.postMessage({ t: data.t, token: (await setup.token?.().catch(() => "")) ?? "" } satisfies TabMessage);
     else deliver(sink, data);

@@ -129,9 +129,8 @@ describe("the browser client in Chromium", { skip: withoutChromium, timeout: 120
 
   test("a reload mid-stream resumes from the id kept in sessionStorage: nothing lost, nothing repeated", async () => {
     await scenario(chromium.browser, "client-reload", async ({ open, context }) => {
-      // What the page's handlers received, across reloads (window.demo starts empty on each load).
-      const seen: string[] = [];
-      await context.exposeFunction("recordDelivery", (id: string) => seen.push(id));
+      // What the page's handlers received, across reloads (window.demo starts empty on each load),
+      // written where the page itself keeps it: a message to the test could be lost in the unload.
       await context.addInitScript(() => {
         let demo: { events: { id: string }[] } | undefined;
         Object.defineProperty(window, "demo", {
@@ -141,12 +140,14 @@ describe("the browser client in Chromium", { skip: withoutChromium, timeout: 120
             demo = value;
             const push = value.events.push.bind(value.events);
             value.events.push = (...events) => {
-              for (const event of events) (window as unknown as { recordDelivery(id: string): void }).recordDelivery(event.id);
+              const seen = JSON.parse(sessionStorage.getItem("test-delivered") ?? "[]") as string[];
+              sessionStorage.setItem("test-delivered", JSON.stringify([...seen, ...events.map((event) => event.id)]));
               return push(...events);
             };
           },
         });
       });
+      const delivered = async () => JSON.parse((await page.evaluate(() => sessionStorage.getItem("test-delivered"))) ?? "[]") as string[];
       const page = await open(harness.page("rita"));
       await waitForDemo(page, (state) => state.state === "open", "the stream to open");
       const publisher = keepPublishing(harness.gateway.url, "rita");
@@ -155,9 +156,13 @@ describe("the browser client in Chromium", { skip: withoutChromium, timeout: 120
       await waitForDemo(page, (state) => state.state === "open", "the stream to open after the reload");
       await sleep(600);
       await publisher.stop();
-      await eventually(() => seen.length >= publisher.ids.length, 10_000, `all ${publisher.ids.length} events delivered`);
+      await eventually(async () => (await delivered()).length >= publisher.ids.length, 10_000, `all ${publisher.ids.length} events delivered`).catch(
+        async (error: Error) => {
+          throw new Error(`${error.message}: published ${publisher.ids.join(" ")}, delivered ${(await delivered()).join(" ")}`);
+        },
+      );
       await sleep(200);
-      assert.deepEqual(seen, publisher.ids, "every event exactly once, in order, across the reload");
+      assert.deepEqual(await delivered(), publisher.ids, "every event exactly once, in order, across the reload");
       const resumed = harness.front.streams.at(-1)!;
       assert.ok(resumed.lastEventId, "the reloaded page resumed from its last id");
     });
@@ -198,6 +203,20 @@ describe("the browser client in Chromium", { skip: withoutChromium, timeout: 120
       });
     });
   }
+
+  test("the worker script cannot load (moved by a bundler, refused by a CSP): the tabs fall back on a leader tab", async () => {
+    await scenario(chromium.browser, "client-worker-missing", async ({ open, context }) => {
+      await context.route("**/client/worker.js", (route) => route.fulfill({ status: 404, body: "not here" }));
+      const before = await harness.openStreams();
+      const tabs = [await open(harness.page("wanda")), await open(harness.page("wanda"))];
+      for (const tab of tabs) await waitForDemo(tab, (state) => state.state === "open", "a tab's stream");
+      assert.equal((await harness.openStreams()) - before, 1, "one stream for both tabs");
+      const held = await tabs[0]!.evaluate(async () => (await navigator.locks.query()).held?.map((lock) => lock.name));
+      assert.ok(held?.some((name) => name?.startsWith("sse-gateway-client ")), `a tab leads: ${held}`);
+      const id = (await publish(harness.gateway.url, { users: ["wanda"], type: "note.added", data: {} })).body.id;
+      for (const tab of tabs) assert.deepEqual(await receivedIds(tab, 1, "a tab"), [id]);
+    });
+  });
 
   test("tabs of one user asking for different topics get a stream each, each with its own events", async () => {
     await scenario(chromium.browser, "client-topics", async ({ open }) => {
