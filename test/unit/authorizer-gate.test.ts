@@ -12,6 +12,7 @@ import {
 import { AuthorizerGate, credentialKey } from "../../src/auth/authorizers/authorizer-gate.ts";
 import { DecisionCache } from "../../src/auth/authorizers/decision-cache.ts";
 import { grantDecision } from "../../src/auth/authorizers/grant.ts";
+import { lambdaDecision } from "../../src/auth/authorizers/lambda-answer.ts";
 
 const quiet = { warn() {}, error() {} };
 
@@ -210,6 +211,51 @@ describe("grant answers", () => {
         }
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe("Lambda authorizer answers", () => {
+  const methodArn = "arn:aws:execute-api:eu-west-1:123456789012:sse-gateway/$default/GET/events";
+  const keys = { userId: "principalId", topics: "context.topics" };
+  const statement = fc.record({
+    Effect: fc.oneof(fc.constantFrom("Allow", "Deny"), fc.anything()),
+    Action: fc.oneof(fc.constantFrom("execute-api:Invoke", "execute-api:*", "*", "s3:GetObject"), fc.array(fc.constantFrom("execute-api:Invoke", "sqs:*")), fc.anything()),
+    Resource: fc.oneof(fc.constantFrom(methodArn, "*", "arn:aws:execute-api:*:*:sse-gateway/*", "arn:aws:execute-api:eu-west-1:123456789012:other/*"), fc.anything()),
+  }, { requiredKeys: [] });
+  const answer = fc.oneof(
+    fc.anything(),
+    fc.record({ principalId: fc.oneof(fc.string(), fc.anything()), policyDocument: fc.record({ Statement: fc.oneof(fc.array(statement), statement) }), context: fc.dictionary(fc.string(), fc.anything()) }, { requiredKeys: [] }),
+    fc.record({ isAuthorized: fc.boolean(), context: fc.record({ topics: fc.oneof(fc.string(), fc.anything()) }, { requiredKeys: [] }) }, { requiredKeys: [] }),
+  );
+
+  it("either grants, refuses or fails as invalid_answer, whatever the function returns", () => {
+    fc.assert(
+      fc.property(answer, (returned) => {
+        try {
+          const decision = lambdaDecision(returned, methodArn, keys, 1_800_000_000);
+          if (decision.allowed) assert.ok(typeof decision.principal.userId === "string" && Array.isArray(decision.principal.topicPatterns));
+          else assert.ok(decision.status === 401 || decision.status === 403);
+        } catch (error) {
+          assert.ok(error instanceof AuthorizerFailure && error.reason === "invalid_answer", String(error));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("never grants when a statement denies invoking this method, whatever else the policy says", () => {
+    fc.assert(
+      fc.property(fc.array(statement), fc.integer({ min: 0, max: 10 }), (others, at) => {
+        const statements = [...others];
+        statements.splice(Math.min(at, statements.length), 0, { Effect: "Deny", Action: "execute-api:Invoke", Resource: methodArn });
+        try {
+          const decision = lambdaDecision({ principalId: "u", policyDocument: { Statement: statements } }, methodArn, keys, 1_800_000_000);
+          assert.equal(decision.allowed, false);
+        } catch (error) {
+          assert.ok(error instanceof AuthorizerFailure, String(error));
+        }
+      }),
     );
   });
 });
