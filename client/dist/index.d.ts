@@ -15,6 +15,8 @@ export interface ConnectOptions {
     readonly workerUrl?: string | URL;
     /** Renew the token shortly before its `exp` (default true; without, it is renewed on `gateway.token-expired`). */
     readonly renewEarly?: boolean;
+    /** Send cookies to a gateway on another origin (default false, as EventSource). */
+    readonly withCredentials?: boolean;
 }
 export interface EventInfo {
     readonly id: string;

@@ -15,6 +15,8 @@ export interface StreamSetup {
     readonly token?: () => Promise<string>;
     /** Renew the token shortly before its `exp` (default true). */
     readonly renewEarly?: boolean;
+    /** Send cookies to a gateway on another origin (as EventSource's withCredentials). */
+    readonly withCredentials?: boolean | undefined;
 }
 export interface StreamSink {
     event(event: StreamEvent): void;

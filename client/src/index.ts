@@ -18,6 +18,8 @@ export interface ConnectOptions {
   readonly workerUrl?: string | URL;
   /** Renew the token shortly before its `exp` (default true; without, it is renewed on `gateway.token-expired`). */
   readonly renewEarly?: boolean;
+  /** Send cookies to a gateway on another origin (default false, as EventSource). */
+  readonly withCredentials?: boolean;
 }
 
 export interface EventInfo {
@@ -120,7 +122,8 @@ export function connect(options: ConnectOptions): Connection {
       return reuse || token();
     });
     if (closed) return;
-    const setup = { url, topics, lastEventId, renewEarly: options.renewEarly, ...(fresh && { token: fresh }) };
+    const { renewEarly, withCredentials } = options;
+    const setup = { url, topics, lastEventId, renewEarly, withCredentials, ...(fresh && { token: fresh }) };
     stop = share(options.share ?? "auto", { key, setup, sink, lastEventId: () => lastEventId }, options.workerUrl ?? new URL("./worker.js", import.meta.url));
   })();
 

@@ -20,7 +20,7 @@ export interface SharedStream {
 
 /** What a tab asks the worker: join a stream, leave, or the answer to a token request. */
 type TabMessage =
-  | { readonly open: { key: string; url: string; topics: readonly string[]; lastEventId: string; renewEarly?: boolean | undefined } }
+  | { readonly open: Omit<StreamSetup, "token"> & { readonly key: string } }
   | { readonly bye: 1 }
   | { readonly t: number; readonly token: string };
 
@@ -72,9 +72,9 @@ function joinWorker({ key, setup, sink, lastEventId }: SharedStream, port: Messa
     if ("t" in data) port.postMessage({ t: data.t, token: (await setup.token?.().catch(() => "")) ?? "" } satisfies TabMessage);
     else deliver(sink, data);
   };
-  const { url, topics, renewEarly } = setup;
+  const { token: _, ...shared } = setup;
   const leave = whilePageShown(
-    () => port.postMessage({ open: { key, url, topics, renewEarly, lastEventId: lastEventId() } } satisfies TabMessage),
+    () => port.postMessage({ open: { ...shared, key, lastEventId: lastEventId() } } satisfies TabMessage),
     () => port.postMessage({ bye: 1 } satisfies TabMessage),
   );
   return () => {

@@ -17,6 +17,8 @@ export interface StreamSetup {
   readonly token?: () => Promise<string>;
   /** Renew the token shortly before its `exp` (default true). */
   readonly renewEarly?: boolean;
+  /** Send cookies to a gateway on another origin (as EventSource's withCredentials). */
+  readonly withCredentials?: boolean | undefined;
 }
 
 export interface StreamSink {
@@ -144,7 +146,8 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
       for (const topic of setup.topics) url.searchParams.append("topic", topic);
       if (token) url.searchParams.set("access_token", token);
       if (lastEventId) url.searchParams.set("lastEventId", lastEventId);
-      const response = await fetch(url, { signal: current.signal, cache: "no-store", headers: { accept: "text/event-stream" } });
+      const credentials = setup.withCredentials ? "include" : "same-origin";
+      const response = await fetch(url, { signal: current.signal, cache: "no-store", credentials, headers: { accept: "text/event-stream" } });
       const { status } = response;
       if (status === 200 && response.headers.get("content-type")?.startsWith("text/event-stream")) {
         attempt = 0;
