@@ -133,6 +133,7 @@ export class Hub implements BusListener {
       backoff: RETRY_BACKOFF,
       timers: this.#options.timers ?? NODE_TIMERS,
       random: Math.random,
+      now: this.#now,
       onBusFailure: (what, error) => {
         this.stats.busFailures++;
         this.#failures.failed(what, error);

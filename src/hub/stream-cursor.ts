@@ -42,6 +42,8 @@ export interface CursorOptions {
   readonly random: () => number;
   /** Every bus failure, for the hub to count and log. */
   readonly onBusFailure: (what: string, error: unknown) => void;
+  /** The local clock, in ms since the epoch. */
+  readonly now: () => number;
   /** Called once when the cursor ends, whatever ended it. */
   readonly onClosed: (cursor: StreamCursor, why: CloseReason) => void;
   /** The heartbeat rotation's tick, kept at each write so that only quiet streams get heartbeats. */
@@ -88,8 +90,9 @@ export class StreamCursor {
   #state: CursorState = "opening";
   #ms = 0;
   #seq = 0;
-  /** False until the start position is known (the head has answered, for a stream starting there). */
+  /** False until the start position is known (for a stream starting at the head: until it answered, or failed). */
   #placed: boolean;
+  readonly #openedAt: number;
   /** Live delivery was interrupted during a read, which may then miss events: read once more. */
   #readAgain = false;
   /** Counts steps: a callback of an abandoned step (the cursor closed or moved on) does nothing. */
@@ -106,6 +109,7 @@ export class StreamCursor {
     this.#pageLimits = { maxEvents: MAX_PAGE_EVENTS, maxBytes: Math.max(1, Math.floor(options.maxBufferBytes / FLUSH_SHARE)) };
     this.#held = new HeldEvents({ maxEvents: MAX_HELD_EVENTS, maxBytes: options.maxBufferBytes * 2 });
     this.#placed = options.start.kind === "after";
+    this.#openedAt = options.now();
     if (options.start.kind === "after") this.#moveTo(options.start.position);
   }
 
@@ -186,6 +190,10 @@ export class StreamCursor {
       const watched = this.channels.map((channel) => this.#options.bus.watch(channel));
       [head] = await Promise.all([this.#placed ? undefined : this.#options.bus.head(), ...watched]);
     } catch (error) {
+      // Without an answer the local clock stands in for the head (ids are milliseconds of clocks
+      // kept in sync): waiting for the head would skip what is published between the bus coming
+      // back and the retry.
+      if (step === this.#step && !this.#placed) this.#place({ ms: this.#openedAt - 1, seq: 0 });
       this.#failed(step, "starting a stream", error, () => void this.#open());
       return;
     }
@@ -195,11 +203,11 @@ export class StreamCursor {
     this.#catchUp();
   }
 
-  #place(head: EventPosition): void {
+  #place(start: EventPosition): void {
     this.#placed = true;
-    this.#moveTo(head);
+    this.#moveTo(start);
     if (this.#options.start.kind === "unusable-id") {
-      this.#write(controlFrame(REFETCH_EVENT, { reason: "unusable-last-event-id" }, formatEventId(head)));
+      this.#write(controlFrame(REFETCH_EVENT, { reason: "unusable-last-event-id" }, formatEventId(start)));
     }
   }
 

@@ -14,8 +14,9 @@ import type { EventDraft, GatewayEvent } from "../../src/events/event.ts";
 /**
  * One EventBus specification, run against every bus (memory, Redis). A bus plugs in with a
  * factory that makes a fresh bus and says how to break its backend (fault hooks). The cases
- * come in two parts: the bus contract alone, and streams of a real Hub on top of the bus while
- * faults strike (see stream-cases.ts), where no stream may end stuck, lose or repeat an event.
+ * come in two parts: the bus contract alone (CONTRACT_CASES), and the streams of a real Hub on
+ * top of the bus while faults strike (STREAM_CASES in stream-cases.ts), where no stream may end
+ * stuck, lose or repeat an event.
  */
 
 /** Undoes a fault. */
@@ -71,7 +72,7 @@ export interface BusFactory {
 
 export const RETENTION: RetentionOptions = { maxEvents: 1000, maxAgeMs: 600_000, idempotencyWindowMs: 60_000 };
 
-/** A listener that records what the bus hands it. */
+/** A listener that records what the bus hands it; attach it first thing. */
 export class RecordingListener implements BusListener {
   readonly delivered: GatewayEvent[] = [];
   readonly resyncs: (readonly string[] | undefined)[] = [];
@@ -83,6 +84,12 @@ export class RecordingListener implements BusListener {
   resync(channels?: readonly string[]): void {
     this.resyncs.push(channels);
   }
+}
+
+export function record(bus: EventBus): RecordingListener {
+  const listener = new RecordingListener();
+  bus.attach(listener);
+  return listener;
 }
 
 export function draft(channels: readonly string[], data: unknown, extra: Partial<EventDraft> = {}): EventDraft {
@@ -105,11 +112,11 @@ export interface ConformanceCase {
   /** The fault hooks it needs; skipped when the factory lacks one. */
   readonly needs?: readonly FaultHook[];
   readonly retention?: Partial<RetentionOptions>;
-  run(subject: BusUnderTest & { listener: RecordingListener }): Promise<void>;
+  run(subject: BusUnderTest): Promise<void>;
 }
 
 /** Registers the suite for one bus; call it at the top level of a test file. */
-export function busConformance(factory: BusFactory, cases: readonly ConformanceCase[] = CONTRACT_CASES): void {
+export function busConformance(factory: BusFactory, cases: readonly ConformanceCase[]): void {
   describe(`EventBus conformance: ${factory.name}`, { timeout: 120_000 }, () => {
     before(() => factory.setUp?.());
     after(() => factory.tearDown?.());
@@ -121,11 +128,9 @@ export function busConformance(factory: BusFactory, cases: readonly ConformanceC
       };
       it(testCase.title, options, async () => {
         const subject = await factory.create({ ...RETENTION, ...testCase.retention });
-        const listener = new RecordingListener();
-        subject.bus.attach(listener);
         try {
           await subject.ready();
-          await testCase.run({ ...subject, listener });
+          await testCase.run(subject);
         } finally {
           await subject.close();
         }
@@ -138,6 +143,7 @@ export const CONTRACT_CASES: readonly ConformanceCase[] = [
   {
     title: "ids grow, and head is the newest id issued",
     async run({ bus }) {
+      record(bus);
       const before = await bus.head();
       const first = position(await bus.publish(draft(["u:a"], 1)));
       const second = position(await bus.publish(draft(["u:b"], 2)));
@@ -149,6 +155,7 @@ export const CONTRACT_CASES: readonly ConformanceCase[] = [
   {
     title: "a page merges the channels by id, each event once, oldest first",
     async run({ bus }) {
+      record(bus);
       const start = await bus.head();
       const ids: string[] = [];
       for (let n = 0; n < 6; n++) ids.push((await bus.publish(draft(n % 2 === 0 ? ["u:a", "t:x"] : ["t:x"], n))).id);
@@ -164,6 +171,7 @@ export const CONTRACT_CASES: readonly ConformanceCase[] = [
   {
     title: "pages are bounded in events and bytes, hold at least one event, and follow on from the last id",
     async run({ bus }) {
+      record(bus);
       const start = await bus.head();
       const payloads = ["a".repeat(100), "b".repeat(100), "c".repeat(500), "d".repeat(10), "e".repeat(10), "f".repeat(10)];
       for (const payload of payloads) await bus.publish(draft(["u:a"], payload));
@@ -189,6 +197,7 @@ export const CONTRACT_CASES: readonly ConformanceCase[] = [
     title: "a reader behind trimmed history is told the page is not complete",
     retention: { maxEvents: 3 },
     async run({ bus }) {
+      record(bus);
       const start = await bus.head();
       const first = position(await bus.publish(draft(["u:a"], 0)));
       for (let n = 1; n <= 5; n++) await bus.publish(draft(["u:a"], n));
@@ -206,6 +215,7 @@ export const CONTRACT_CASES: readonly ConformanceCase[] = [
   {
     title: "a reader at the origin of a fresh data set is told history does not reach back there",
     async run({ bus }) {
+      record(bus);
       await bus.publish(draft(["u:a"], 0));
       const page = await bus.readPage(["u:a"], ORIGIN, { maxEvents: 100, maxBytes: 1 << 20 });
       assert.equal(page.complete, false);
@@ -213,7 +223,8 @@ export const CONTRACT_CASES: readonly ConformanceCase[] = [
   },
   {
     title: "watched channels bring each event live once, in id order; an unwatched channel brings nothing",
-    async run({ bus, listener }) {
+    async run({ bus }) {
+      const listener = record(bus);
       await bus.watch("u:a");
       await bus.watch("t:x");
       await bus.watch("t:gone");
@@ -232,6 +243,7 @@ export const CONTRACT_CASES: readonly ConformanceCase[] = [
   {
     title: "the same idempotency key is one event; with another fingerprint it is a conflict",
     async run({ bus }) {
+      record(bus);
       const once = draft(["u:a"], { n: 1 }, { idempotencyKey: "pub:order-1", fingerprint: "f1" });
       const start = await bus.head();
       const first = await bus.publish(once);
@@ -247,7 +259,8 @@ export const CONTRACT_CASES: readonly ConformanceCase[] = [
   },
   {
     title: "the all-events channel brings every event live and reads the global log",
-    async run({ bus, listener }) {
+    async run({ bus }) {
+      const listener = record(bus);
       await bus.watch(ALL_EVENTS_CHANNEL);
       const start = await bus.head();
       const ids: string[] = [];

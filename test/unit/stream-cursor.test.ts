@@ -30,6 +30,11 @@ class ScriptedBus implements CursorBus {
   firstReadAfter: EventPosition | undefined;
   #nextMs = 1;
 
+  /** The local clock of the instance: the millisecond of the newest id (ids are issued from synchronised clocks). */
+  get clockMs(): number {
+    return this.#nextMs;
+  }
+
   publish(channels: readonly string[], bytes: number, cursor: StreamCursor): void {
     const ms = this.#nextMs++;
     const event: GatewayEvent = { ms, seq: 0, id: formatEventId({ ms, seq: 0 }), type: "t", dataJson: JSON.stringify("x".repeat(bytes)), channels };
@@ -130,6 +135,8 @@ interface World {
   readonly sink: TestSink;
   readonly cursor: StreamCursor;
   readonly start: EventPosition | undefined;
+  /** The newest id when the stream opened: everything after it is the stream's. */
+  readonly newestAtOpen: EventPosition;
   closedBy: string | undefined;
 }
 
@@ -137,12 +144,21 @@ function makeWorld(start: { kind: StreamStart["kind"]; afterEvents: number }, hi
   const bus = new ScriptedBus();
   const timers = new ScriptedTimers();
   const sink = new TestSink({ reading });
-  const world: { -readonly [K in keyof World]: World[K] } = { bus, timers, sink, cursor: undefined as never, start: undefined, closedBy: undefined };
+  const world: { -readonly [K in keyof World]: World[K] } = {
+    bus,
+    timers,
+    sink,
+    cursor: undefined as never,
+    start: undefined,
+    newestAtOpen: { ms: 0, seq: 0 },
+    closedBy: undefined,
+  };
   const placeholder = { offer: () => false } as unknown as StreamCursor;
   for (let i = 0; i < history; i++) bus.publish([ALL_CHANNELS[i % 3]!], 100, placeholder);
   const position = { ms: Math.min(start.afterEvents, history), seq: 0 };
   const streamStart: StreamStart = start.kind === "after" ? { kind: "after", position } : { kind: start.kind };
   world.start = start.kind === "after" ? position : undefined;
+  world.newestAtOpen = bus.history.at(-1) ?? { ms: 0, seq: 0 };
   world.cursor = new StreamCursor({
     bus,
     sink,
@@ -154,6 +170,7 @@ function makeWorld(start: { kind: StreamStart["kind"]; afterEvents: number }, hi
     timers,
     random: () => 0.5,
     onBusFailure: () => undefined,
+    now: () => bus.clockMs,
     onClosed: (_cursor, why) => (world.closedBy = why),
     currentTick: () => 0,
   });
@@ -266,6 +283,9 @@ describe("stream cursor", () => {
           return;
         }
         const closed = world.cursor.state === "closed";
+        if (start.kind !== "after") {
+          assert.ok(comparePositions(begin, world.newestAtOpen) <= 0, "a stream from the head gets everything published after it opened");
+        }
         if (start.kind === "unusable-id") {
           // A client that left before the head answered never got as far as the refetch.
           assert.equal(refetches.length, closed ? Math.min(refetches.length, 1) : 1);
