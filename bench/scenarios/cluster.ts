@@ -7,7 +7,8 @@ import type { LoadFleet } from "../load/load-fleet.ts";
 import { Publisher, type EventSource } from "../load/publisher.ts";
 import { SqsPublisher } from "../load/sqs-publisher.ts";
 import { gatewayPublisherToken, startGateway } from "../servers/contenders.ts";
-import { freePort, startServerProcess, type RunningServer } from "../servers/server-process.ts";
+import { startRedis } from "../servers/redis.ts";
+import { freePort, type RunningServer } from "../servers/server-process.ts";
 import type { BenchPlan } from "./plan.ts";
 import { measureRate } from "./rate-step.ts";
 import type { RateFigures } from "./results.ts";
@@ -37,11 +38,6 @@ export interface ClusterOutcome {
   readonly markdown: string;
   /** The figures of each path, when the scenario ran. */
   readonly paths?: readonly ClusterPath[];
-}
-
-function startRedis(port: number): Promise<RunningServer> {
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"];
-  return startServerProcess("redis-server", args, {}, port, "tcp");
 }
 
 function table(paths: readonly ClusterPath[]): string {
