@@ -10,6 +10,7 @@ import type { EventBus } from "./bus/event-bus.ts";
 import type { GatewayConfig } from "./config/config.ts";
 import { Publisher } from "./events/publisher.ts";
 import type { ReadinessCheck } from "./health.ts";
+import { connectionBudget, countOpenFiles, readOpenFileLimit } from "./http/connection-budget.ts";
 import { demoRoutes, devTokenRoute } from "./http/demo-routes.ts";
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandler } from "./http/errors.ts";
 import { eventsRoute } from "./http/events-route.ts";
@@ -50,13 +51,16 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
 /** Wires configuration, bus, hub, sources and routes into one gateway. */
 export async function createGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<Gateway> {
+  const budget = connectionBudget(config.maxConnections, readOpenFileLimit(), countOpenFiles());
   const app = createServer(config, overrides.logger ?? loggerOptions(config.logLevel));
+  if (budget.warning) app.log.warn(budget.warning);
+  if (budget.sockets !== undefined) app.server.maxConnections = budget.sockets;
   const metrics = new GatewayMetrics();
   const bus = createBus(config, app.log);
   const hub = new Hub(bus, {
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     maxBufferBytes: config.maxStreamBufferBytes,
-    maxConnections: config.maxConnections,
+    maxConnections: budget.streams,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     maxOpensPerUserPerMinute: config.maxOpensPerUserPerMinute,
     retryMs: config.retryMs,

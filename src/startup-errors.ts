@@ -1,4 +1,5 @@
 import type { GatewayConfig } from "./config/config.ts";
+import { ConfigError } from "./config/env-reader.ts";
 
 /**
  * One line, naming the variable to change, for the ways starting can fail on a valid
@@ -6,6 +7,8 @@ import type { GatewayConfig } from "./config/config.ts";
  * load. Undefined for anything else (a bug: its stack trace is worth having).
  */
 export function explainStartupError(error: unknown, config: GatewayConfig): string | undefined {
+  // A limit of the machine the configuration does not fit (the open-file limit) names both.
+  if (error instanceof ConfigError) return error.message;
   const code = (error as { code?: unknown } | undefined)?.code;
   if (typeof code !== "string") return undefined;
   switch (code) {
