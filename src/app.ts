@@ -88,11 +88,13 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     checks: readinessChecks(hub, bus, sources),
     draining: () => hub.draining,
     registry: metrics.registry,
+    ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
   });
-  await app.register(eventsRoute, { hub, authenticator, maxTopicsPerStream: config.maxTopicsPerStream });
+  await app.register(eventsRoute, { hub, authenticator, maxTopicsPerStream: config.maxTopicsPerStream, allowedOrigins: config.corsOrigins });
   await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes, requestTimeoutMs: config.requestTimeoutMs });
-  await app.register(demoRoutes);
-  if (config.jwt.kind === "ephemeral") await app.register(devTokenRoute, { secret: config.jwt.secret });
+  await app.register(demoRoutes, { page: config.demoPage });
+  // Off in production unless DEMO_PAGE=on: the page fetches ?tokenUrl= with the visitor's cookies.
+  if (config.demoPage && config.jwt.kind === "ephemeral") await app.register(devTokenRoute, { secret: config.jwt.secret });
   const emfTimer = config.emf ? startEmfReporter(config.emf, () => hub.size) : undefined;
 
   return {

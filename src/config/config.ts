@@ -26,6 +26,10 @@ export interface GatewayConfig {
   readonly retryMs: number;
   readonly retryJitterMs: number;
   readonly corsOrigins: readonly string[];
+  /** DEMO_PAGE: the demo page (and /dev/token in development mode); on by default outside production. */
+  readonly demoPage: boolean;
+  /** METRICS_TOKEN: when set, /metrics answers only `Authorization: Bearer <it>`. */
+  readonly metricsToken?: string;
   readonly maxConnections: number;
   readonly maxConnectionsPerUser: number;
   readonly maxOpensPerUserPerMinute: number;
@@ -86,6 +90,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     retryMs: read.integer("RETRY_MS", 3000, 100, 600_000),
     retryJitterMs: read.integer("RETRY_JITTER_MS", 5000, 0, 600_000),
     corsOrigins: readOrigins(read),
+    demoPage: read.oneOf("DEMO_PAGE", production ? "off" : "on", ["on", "off"]) === "on",
+    metricsToken: readMetricsToken(read),
     maxConnections: read.integer("MAX_CONNECTIONS", 10_000, 1),
     maxConnectionsPerUser: read.integer("MAX_CONNECTIONS_PER_USER", 10, 1),
     maxOpensPerUserPerMinute: read.integer("MAX_STREAM_OPENS_PER_USER_PER_MINUTE", 60, 1),
@@ -109,7 +115,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
 
 function readJwt(read: EnvReader, production: boolean, randomSecret: () => Uint8Array, authorizer: AuthorizerConfig | undefined): JwtConfig {
   const secret = read.string("JWT_SECRET");
-  const jwksUrl = read.url("JWKS_URL", ["https:", "http:"]);
+  // A key set fetched over plain HTTP can be swapped on the way: production takes https: only.
+  const jwksUrl = read.url("JWKS_URL", production ? ["https:"] : ["https:", "http:"]);
   const issuer = read.string("JWT_ISSUER");
   const audience = read.string("JWT_AUDIENCE");
   if (secret !== undefined && jwksUrl !== undefined) {
@@ -221,4 +228,14 @@ function withCredentials(url: URL, read: EnvReader): string {
   url.username = encodeURIComponent(username ?? "");
   url.password = encodeURIComponent(password);
   return url.href;
+}
+
+const MIN_METRICS_TOKEN_LENGTH = 16;
+
+function readMetricsToken(read: EnvReader): string | undefined {
+  const token = read.string("METRICS_TOKEN");
+  if (token !== undefined && token.length < MIN_METRICS_TOKEN_LENGTH) {
+    throw new ConfigError(`METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_LENGTH} characters long, got ${token.length}`);
+  }
+  return token;
 }

@@ -1,6 +1,8 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { parseCookie } from "cookie";
 import type { FastifyRequest } from "fastify";
 import { AuthError } from "../auth/auth-error.ts";
+import { ApiError } from "./errors.ts";
 
 export const TOKEN_COOKIE = "access_token";
 
@@ -29,4 +31,44 @@ export function subscriberToken(request: FastifyRequest<{ Querystring: { access_
     );
   }
   return token;
+}
+
+/** A fixed bearer secret (METRICS_TOKEN), compared in constant time. */
+export function requireStaticBearer(request: FastifyRequest, expected: string): void {
+  const given = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? "")?.[1];
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  if (given === undefined || !timingSafeEqual(digest(given), digest(expected))) {
+    throw new ApiError("metrics_token_required", "send METRICS_TOKEN as Authorization: Bearer <token> to read /metrics", {
+      "www-authenticate": 'Bearer realm="metrics"',
+    });
+  }
+}
+
+/**
+ * A stream only a cookie authenticates (no Authorization header, no access_token parameter) is
+ * one any page the user visits could open, using up the user's stream slots: it must come from
+ * the gateway's own origin or one of CORS_ORIGINS. Browsers send Origin on cross-origin
+ * EventSource requests; where it is absent (same-origin GETs, and no-cors loads such as an
+ * <img>) Sec-Fetch-Site tells a cross-site load from a same-origin one.
+ */
+export function refuseCrossSiteCookieStream(
+  request: FastifyRequest<{ Querystring: { access_token?: string } }>,
+  allowedOrigins: readonly string[],
+): void {
+  if (request.headers.cookie === undefined || request.headers.authorization !== undefined || request.query.access_token !== undefined) return;
+  const origin = request.headers.origin;
+  const site = request.headers["sec-fetch-site"];
+  if (origin !== undefined ? allowedOrigins.includes(origin) || isOwnOrigin(origin, request.host) : site !== "cross-site" && site !== "same-site") return;
+  throw new ApiError(
+    "origin_not_allowed",
+    `a stream authenticated by cookie opens only from the gateway's own origin or one listed in CORS_ORIGINS, not from ${origin ?? `a ${site} page`}`,
+  );
+}
+
+function isOwnOrigin(origin: string, host: string): boolean {
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }

@@ -15,10 +15,17 @@ function pageSchema(summary: string, type: string) {
   return { summary, tags: ["demo"], response: { 200: { description: summary, content: { [type]: { schema: { type: "string" } } } } } };
 }
 
+export interface DemoRoutesOptions {
+  /** DEMO_PAGE: the demo page itself; the browser client's files are served either way. */
+  readonly page: boolean;
+}
+
 /** The demo page: plain HTML and a script on the browser client, no build step. */
-export async function demoRoutes(app: FastifyInstance): Promise<void> {
-  app.get("/", { schema: pageSchema("The demo page", "text/html") }, async (_request, reply) => reply.type("text/html; charset=utf-8").send(page));
-  app.get("/demo.js", { schema: pageSchema("The demo page's script", "text/javascript") }, async (_request, reply) => reply.type("text/javascript; charset=utf-8").send(script));
+export async function demoRoutes(app: FastifyInstance, options: DemoRoutesOptions): Promise<void> {
+  if (options.page) {
+    app.get("/", { schema: pageSchema("The demo page", "text/html") }, async (_request, reply) => reply.type("text/html; charset=utf-8").send(page));
+    app.get("/demo.js", { schema: pageSchema("The demo page's script", "text/javascript") }, async (_request, reply) => reply.type("text/javascript; charset=utf-8").send(script));
+  }
   for (const [name, code] of Object.entries(client)) {
     app.get(`/client/${name}`, { schema: pageSchema(`The browser client's ${name}`, "text/javascript") }, async (_request, reply) => reply.type("text/javascript; charset=utf-8").send(code));
   }

@@ -5,6 +5,7 @@ import { topicChannel, userChannel } from "../events/channels.ts";
 import { parseEventId } from "../events/event-id.ts";
 import type { Hub, Refusal } from "../hub/hub.ts";
 import type { StreamStart } from "../hub/stream-cursor.ts";
+import { refuseCrossSiteCookieStream } from "./credentials.ts";
 import { ApiError } from "./errors.ts";
 import { eventStreamResponse, eventsQuerySchema } from "./event-stream-schema.ts";
 import { SSE_HEADERS, connectionGone, openSseResponse } from "./sse-sink.ts";
@@ -15,6 +16,8 @@ export interface EventsRouteOptions {
   /** A valid JWT, else the configured authorizer (webhook or Lambda). */
   readonly authenticator: SubscriberAuthenticator;
   readonly maxTopicsPerStream: number;
+  /** CORS_ORIGINS: the other sites a cookie-authenticated stream may be opened from. */
+  readonly allowedOrigins: readonly string[];
 }
 
 interface EventsQuery {
@@ -39,6 +42,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
   const querystring = eventsQuerySchema(maxTopicsPerStream);
   const security: Record<string, string[]>[] = [{ bearer: [] }, { accessTokenQuery: [] }, { accessTokenCookie: [] }];
   const authorize = async (request: FastifyRequest<{ Querystring: EventsQuery }>): Promise<AuthorizedStream> => {
+    refuseCrossSiteCookieStream(request, options.allowedOrigins);
     const topics = [...new Set(request.query.topic ?? [])];
     const principal = await authenticator.authenticate(subscriberRequest(request, topics));
     const channels = [userChannel(principal.userId), ...topics.map(topicChannel)];

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { requireStaticBearer } from "./credentials.ts";
 import type { Registry } from "prom-client";
 import type { ReadinessCheck } from "../health.ts";
 
@@ -7,6 +8,8 @@ export interface HealthRoutesOptions {
   /** True once this instance leaves: it takes no new streams and its load balancer should route elsewhere. */
   readonly draining: () => boolean;
   readonly registry: Registry;
+  /** METRICS_TOKEN: when set, /metrics wants it as a bearer token. */
+  readonly metricsToken?: string;
 }
 
 // Status documents, not errors: their 503 is for load balancers. Extra fields pass through.
@@ -57,7 +60,9 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
       .map((result) => ({ name: result.name, reason: result.reason ?? "not ready" }));
     return reply.code(failing.length === 0 ? 200 : 503).send({ ready: failing.length === 0, failing });
   });
-  app.get("/metrics", { schema: metricsSchema }, async (_request, reply) => {
+  const metricsToken = options.metricsToken;
+  const onRequest = metricsToken === undefined ? [] : [async (request: FastifyRequest) => requireStaticBearer(request, metricsToken)];
+  app.get("/metrics", { schema: metricsSchema, onRequest }, async (_request, reply) => {
     return reply.type(options.registry.contentType).send(await options.registry.metrics());
   });
 }

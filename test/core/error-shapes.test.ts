@@ -181,6 +181,17 @@ describe("one error shape for every error status", () => {
     assertErrorShape(await get(gw.url, "/events?topic=secret", await bearer({ sub: "ann", topics: ["news"] })), "topic_not_allowed");
     const noPublish = { ...(await bearer({ sub: "ann" })), "content-type": "application/json" };
     assertErrorShape(await post(gw.url, JSON.stringify({ type: "t", users: ["u"] }), noPublish), "publish_not_allowed");
+    const cookie = `access_token=${await token({ sub: "ann" })}`;
+    assertErrorShape(await get(gw.url, "/events", { cookie, origin: "https://elsewhere.example" }), "origin_not_allowed");
+  });
+
+  it("401: /metrics without METRICS_TOKEN when it is set", async () => {
+    const guarded = await startGateway({ METRICS_TOKEN: "a-metrics-token-of-some-length" });
+    try {
+      assertErrorShape(await get(guarded.url, "/metrics"), "metrics_token_required");
+    } finally {
+      await guarded.stop();
+    }
   });
 
   it("401, 403, 502 and 503 from the subscriber authorizer", async () => {
