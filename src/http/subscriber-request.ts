@@ -18,8 +18,17 @@ export function subscriberRequest(
     headers,
     query: queryOf(request.url),
     topics,
-    sourceIp: headers["x-forwarded-for"]?.split(",")[0]?.trim() || request.ip,
+    sourceIp: nearestForwardedHop(headers["x-forwarded-for"]) ?? request.ip,
   };
+}
+
+/**
+ * The client address as the nearest proxy saw it: a load balancer appends the peer it saw, so the
+ * last X-Forwarded-For hop is its word, while earlier hops are whatever the client wrote.
+ */
+function nearestForwardedHop(header: string | undefined): string | undefined {
+  const hop = header?.split(",").at(-1)?.trim();
+  return hop === "" ? undefined : hop;
 }
 
 /** The query as sent (not as the route's schema reshaped it): one value as a string, a repeated one as a list. */

@@ -178,7 +178,7 @@ function authorizerMetrics(registers: Registry[]): AuthorizerObserver {
   });
   const failures = new Counter<"authorizer" | "reason">({
     name: "sse_gateway_authorizer_failures_total",
-    help: "Authorizer calls without a usable decision, by reason (timeout, unreachable, bad_status, function_error, invoke_error, invalid_answer)",
+    help: "Authorizer calls without a usable decision, by reason (timeout, unreachable, bad_status, function_error, invoke_error, overloaded, invalid_answer)",
     labelNames: ["authorizer", "reason"],
     registers,
   });

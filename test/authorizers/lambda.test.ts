@@ -81,7 +81,7 @@ describe("Lambda authorizer", () => {
   });
 
   it("invokes the function synchronously with an API Gateway REQUEST authorizer event", async () => {
-    const stream = await connectSse(gw.url, { token: "alice-token", tokenInQuery: true, topics: ["news"], headers: { cookie: "app=1", "x-forwarded-for": "203.0.113.9, 10.0.0.1" } });
+    const stream = await connectSse(gw.url, { token: "alice-token", tokenInQuery: true, topics: ["news"], headers: { cookie: "app=1", "x-forwarded-for": "198.51.100.7, 203.0.113.9" } });
     stream.close();
     assert.equal(lambda.invocations.length, 1);
     const [{ functionName, invocationType, event }] = lambda.invocations as [any];
@@ -89,7 +89,7 @@ describe("Lambda authorizer", () => {
     assert.equal(invocationType, "RequestResponse");
     assert.equal(event.type, "REQUEST");
     assert.equal(event.methodArn, METHOD_ARN);
-    assert.deepEqual(event.headers, { cookie: "app=1", "x-forwarded-for": "203.0.113.9, 10.0.0.1" });
+    assert.deepEqual(event.headers, { cookie: "app=1", "x-forwarded-for": "198.51.100.7, 203.0.113.9" });
     assert.deepEqual(event.multiValueHeaders.cookie, ["app=1"]);
     assert.deepEqual(event.queryStringParameters, { topic: "news", access_token: "alice-token" });
     assert.deepEqual(event.multiValueQueryStringParameters, { topic: ["news"], access_token: ["alice-token"] });

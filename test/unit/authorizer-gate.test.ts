@@ -189,6 +189,18 @@ describe("authorizer gate", () => {
     assert.deepEqual(counts.failures, ["timeout"]);
   });
 
+  it("keeps calls in flight under its bound: past it, distinct credentials fail at once as overloaded", async () => {
+    const { counts, observer } = countingObserver();
+    const authorizer = fakeAuthorizer((sent) => allow(sent.headers.cookie!), () => 20);
+    const gate = new AuthorizerGate(authorizer, { cacheSeconds: 60, timeoutMs: 1000, observer, log: quiet, maxConcurrentCalls: 8 });
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => gate.authorize(request(`s${i}`))));
+    assert.equal(authorizer.calls, 8);
+    assert.equal(results.filter((result) => result.status === "fulfilled").length, 8);
+    assert.equal(counts.failures.filter((reason) => reason === "overloaded").length, 12);
+    assert.ok(results.every((result) => result.status === "fulfilled" || (result.reason instanceof AuthorizerFailure && result.reason.status === 503)));
+    assert.deepEqual(await gate.authorize(request("s19")), { userId: "s19", topicPatterns: [], expiresAt: undefined }, "the slots are free again afterwards");
+  });
+
   it("turns a thrown error into an unreachable failure without its text reaching the client", async () => {
     const authorizer = fakeAuthorizer(() => new Error("ECONNREFUSED secret-in-url"), () => 0);
     const gate = new AuthorizerGate(authorizer, { cacheSeconds: 60, timeoutMs: 1000, observer: countingObserver().observer, log: quiet });

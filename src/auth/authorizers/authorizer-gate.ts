@@ -21,10 +21,16 @@ export interface AuthorizerGateOptions {
   readonly log: AuthorizerLog;
   /** Decisions kept at most; past it the oldest makes room. */
   readonly maxEntries?: number;
+  readonly maxConcurrentCalls?: number;
   readonly nowMs?: () => number;
 }
 
 const DEFAULT_MAX_ENTRIES = 10_000;
+/**
+ * Calls in flight at most: a flood of opens with made-up credentials (each a distinct key) must
+ * not become a flood on the application's authorizer, nor pile up sockets here. Past it, 503.
+ */
+const DEFAULT_MAX_CONCURRENT_CALLS = 256;
 
 /**
  * The one way the gateway asks an authorizer: decisions cached per credential and shared by
@@ -37,6 +43,7 @@ export class AuthorizerGate {
   readonly #options: AuthorizerGateOptions;
   readonly #cache: DecisionCache<AuthorizerDecision>;
   readonly #nowMs: () => number;
+  #callsInFlight = 0;
 
   constructor(authorizer: Authorizer, options: AuthorizerGateOptions) {
     this.#authorizer = authorizer;
@@ -60,8 +67,15 @@ export class AuthorizerGate {
 
   async #call(request: AuthorizerRequest): Promise<AuthorizerDecision> {
     const { kind } = this.#authorizer;
+    const limit = this.#options.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS;
+    if (this.#callsInFlight >= limit) {
+      // No call is made, and no line logged (a flood would write one per open): the counter says it.
+      this.#options.observer.failed(kind, "overloaded");
+      throw new AuthorizerFailure("overloaded", `${limit} calls already in flight`);
+    }
     const started = performance.now();
     const signal = AbortSignal.timeout(this.#options.timeoutMs);
+    this.#callsInFlight++;
     try {
       const decision = await Promise.race([this.#authorizer.decide(request, signal), abortion(signal)]);
       this.#options.observer.called(kind, decision.allowed ? "allow" : "deny", (performance.now() - started) / 1000);
@@ -69,12 +83,19 @@ export class AuthorizerGate {
     } catch (error) {
       const failure = this.#asFailure(error, signal);
       this.#options.observer.called(kind, "failure", (performance.now() - started) / 1000);
-      this.#options.observer.failed(kind, failure.reason);
-      const fields = { authorizer: kind, reason: failure.reason, detail: failure.detail };
-      if (failure.status === 502) this.#options.log.error(fields, `${kind} authorizer answered something unusable: ${failure.detail}`);
-      else this.#options.log.warn(fields, `${kind} authorizer failed (${failure.reason}): ${failure.detail}`);
+      this.#report(failure);
       throw failure;
+    } finally {
+      this.#callsInFlight--;
     }
+  }
+
+  #report(failure: AuthorizerFailure): void {
+    const { kind } = this.#authorizer;
+    this.#options.observer.failed(kind, failure.reason);
+    const fields = { authorizer: kind, reason: failure.reason, detail: failure.detail };
+    if (failure.status === 502) this.#options.log.error(fields, `${kind} authorizer answered something unusable: ${failure.detail}`);
+    else this.#options.log.warn(fields, `${kind} authorizer failed (${failure.reason}): ${failure.detail}`);
   }
 
   #asFailure(error: unknown, signal: AbortSignal): AuthorizerFailure {

@@ -12,7 +12,7 @@ export interface AuthorizerRequest {
   /** Every query parameter (access_token included); a repeated one as a list. */
   readonly query: Readonly<Record<string, string | readonly string[]>>;
   readonly topics: readonly string[];
-  /** The client's address (first X-Forwarded-For hop, else the peer). */
+  /** The client's address: the last X-Forwarded-For hop (what the load balancer saw), else the peer. */
   readonly sourceIp: string;
 }
 
@@ -33,7 +33,7 @@ export interface Authorizer {
 }
 
 /** Why no decision came back. `invalid_answer` is a 502 (the authorizer is broken); the others are 503s. */
-export type AuthorizerFailureReason = "timeout" | "unreachable" | "bad_status" | "function_error" | "invoke_error" | "invalid_answer";
+export type AuthorizerFailureReason = "timeout" | "unreachable" | "bad_status" | "function_error" | "invoke_error" | "overloaded" | "invalid_answer";
 
 /**
  * No decision: the authorizer could not be asked, or answered something unusable. `detail` is for
