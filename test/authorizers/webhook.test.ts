@@ -47,6 +47,8 @@ describe("authorizer webhook", () => {
       AUTH_WEBHOOK_CACHE_S: "60",
       MAX_CONNECTIONS_PER_USER: "2000",
       MAX_STREAM_OPENS_PER_USER_PER_MINUTE: "5000",
+      // The page of the first test opens its cookie stream from another origin.
+      CORS_ORIGINS: "https://app.example",
     });
   });
   after(async () => {
@@ -206,6 +208,13 @@ describe("authorizer webhook", () => {
     assert.ok(!alice.events.some((event) => event.event === "for-bob"));
     alice.close();
     bob.close();
+  });
+
+  it("never asks the webhook about a session cookie sent by a page of another site", async () => {
+    const result = await refusal(gw.url, { headers: { ...cookie("alice-session-secret"), origin: "https://evil.example" } });
+    assert.equal(result.status, 403);
+    assert.equal(result.body.error, "origin_not_allowed");
+    assert.equal(webhook.calls.length, 0);
   });
 
   it("tries a valid JWT first, and asks the webhook only when the token does not verify", async () => {
