@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
-import { App } from "aws-cdk-lib";
+import { App, Validations } from "aws-cdk-lib";
+import { AwsSolutionsChecks } from "cdk-nag";
 import { settingsFromContext } from "./deployment-settings.ts";
 import { GatewayStack } from "./gateway-stack.ts";
 
@@ -15,10 +16,12 @@ const FEATURE_FLAGS = {
 
 /**
  * Builds the CDK app. Under the CLI, context and the output directory come through the
- * environment; tests pass them here.
+ * environment; tests pass them here. Synthesis runs cdk-nag's AwsSolutions checks and fails on
+ * any finding that is neither fixed nor acknowledged with a reason.
  */
 export function createGatewayApp(context: Record<string, unknown> = {}, outdir?: string): { app: App; stack: GatewayStack } {
   const app = new App({ context: { ...context, ...FEATURE_FLAGS }, outdir });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   const stack = new GatewayStack(app, "SseGateway", settingsFromContext(app.node, REPOSITORY_ROOT));
   return { app, stack };
 }

@@ -45,6 +45,7 @@ export function settingsFromContext(node: Node, imageDirectory: string): Gateway
     logRetention: retentionFrom(context.integer("logRetentionDays") ?? logs.RetentionDays.ONE_MONTH),
     vpcFlowLogs: context.boolean("vpcFlowLogs") ?? true,
     containerInsights: context.boolean("containerInsights") ?? true,
+    secretRotation: rotationFrom(context.integer("secretRotationDays") ?? 30),
   };
 }
 
@@ -111,6 +112,12 @@ function retentionFrom(days: number): logs.RetentionDays {
   const allowed = Object.values(logs.RetentionDays).filter((value) => typeof value === "number");
   if (!allowed.includes(days)) throw new Error(`logRetentionDays must be one of ${allowed.join(", ")}`);
   return days as logs.RetentionDays;
+}
+
+/** Secrets Manager rotates at most every 1000 days; under a day leaves tokens no sensible lifetime. */
+function rotationFrom(days: number): Duration {
+  if (days < 1 || days > 1000) throw new Error(`secretRotationDays must be from 1 to 1000, not ${days}`);
+  return Duration.days(days);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -9,6 +9,7 @@ import { JwtSettings } from "./jwt-settings.ts";
 import type { JwtConfiguration } from "./jwt-settings.ts";
 import { KEY_PREFIX, RedisCluster } from "./redis-cluster.ts";
 import { authorizerEnvironment, grantAuthorizerInvoke, type SubscriberAuthorizer } from "./subscriber-authorizer.ts";
+import { SecretRotation } from "./secret-rotation.ts";
 
 export interface GatewayStackProps extends StackProps {
   /** Directory holding the gateway's Dockerfile (the repository root). */
@@ -42,6 +43,8 @@ export interface GatewayStackProps extends StackProps {
   readonly vpcFlowLogs: boolean;
   /** CloudWatch Container Insights on the cluster; off saves its metric cost. */
   readonly containerInsights: boolean;
+  /** How often the generated secrets (JWT key, Valkey password) are rotated. */
+  readonly secretRotation: Duration;
 }
 
 /** Everything one gateway deployment needs: network, Valkey, event intake, service and its front door. */
@@ -91,6 +94,7 @@ export class GatewayStack extends Stack {
         ...(props.corsOrigins.length > 0 ? { CORS_ORIGINS: props.corsOrigins.join(",") } : {}),
         ...jwt.environment,
         ...authorizerEnvironment(props.authorizer),
+        ...(jwt.generated ? { MAX_TOKEN_LIFETIME_S: String(maxTokenLifetimeFor(props.secretRotation).toSeconds()) } : {}),
       },
       secrets: { ...redis.secrets, ...jwt.secrets },
       drain: drainTimingFor(props.shutdownGrace),
@@ -108,6 +112,11 @@ export class GatewayStack extends Stack {
       containerInsights: props.containerInsights,
     });
     redis.allowFrom(gateway.service);
+    const rotation = { service: gateway.service, every: props.secretRotation, logRetention: props.logRetention };
+    new SecretRotation(this, "ValkeyPasswordRotation", { secret: redis.credentials, rotated: { kind: "valkey-user", ...redis.gatewayUser }, ...rotation });
+    if (jwt.generated && jwt.secret) {
+      new SecretRotation(this, "JwtKeyRotation", { secret: jwt.secret, rotated: { kind: "signing-key-list" }, ...rotation });
+    }
     // Exactly what a consumer does: no GetQueueUrl (the URL is given), no SendMessage, no other queue.
     gateway.taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
@@ -136,4 +145,12 @@ export class GatewayStack extends Stack {
       reason: "VPC flow logs turned off with the vpcFlowLogs=false context, to save their delivery and storage cost.",
     });
   }
+}
+
+/**
+ * A token signed before a rotation must expire before the rotation after next drops its key
+ * (infra/rotation/signing-key-list.ts); half the interval leaves room for a late schedule.
+ */
+export function maxTokenLifetimeFor(rotationInterval: Duration): Duration {
+  return Duration.seconds(Math.floor(rotationInterval.toSeconds() / 2));
 }

@@ -16,9 +16,12 @@ export class JwtSettings extends Construct {
   readonly secrets: Record<string, ecs.Secret>;
   /** The generated or named secret, when the configuration uses one. */
   readonly secret?: secretsmanager.ISecret;
+  /** Whether the stack made the secret (and so rotates it); a named one is its owner's to rotate. */
+  readonly generated: boolean;
 
   constructor(scope: Construct, id: string, configuration: JwtConfiguration) {
     super(scope, id);
+    this.generated = configuration.kind === "secret" && configuration.secretArn === undefined;
     if (configuration.kind === "secret") {
       this.secret = configuration.secretArn === undefined
         ? new secretsmanager.Secret(this, "SigningKey", {

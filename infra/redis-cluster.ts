@@ -29,6 +29,8 @@ export class RedisCluster extends Construct {
   readonly credentials: secretsmanager.Secret;
   /** REDIS_USERNAME and REDIS_PASSWORD for the task, read from the secret when a task starts. */
   readonly secrets: Record<string, ecs.Secret>;
+  /** The gateway's ElastiCache user, whose passwords a rotation changes. */
+  readonly gatewayUser: { readonly userId: string; readonly userArn: string };
 
   constructor(scope: Construct, id: string, props: RedisClusterProps) {
     super(scope, id);
@@ -51,7 +53,8 @@ export class RedisCluster extends Construct {
       description: "Private subnets of the SSE gateway's Valkey",
       subnetIds: props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
     });
-    const users = this.userGroup();
+    const { users, gatewayUser } = this.userGroup();
+    this.gatewayUser = { userId: gatewayUser.userId, userArn: gatewayUser.attrArn };
     const group = new elasticache.CfnReplicationGroup(this, "ReplicationGroup", {
       replicationGroupDescription: "SSE gateway fan-out and short event history",
       engine: "valkey",
@@ -85,7 +88,7 @@ export class RedisCluster extends Construct {
    * does not log in can do nothing. User and group ids are unique per account and region, so
    * they carry a piece of the stack id.
    */
-  private userGroup(): elasticache.CfnUserGroup {
+  private userGroup(): { users: elasticache.CfnUserGroup; gatewayUser: elasticache.CfnUser } {
     const suffix = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))));
     const password = this.credentials.secretValueFromJson("password").unsafeUnwrap();
     const gateway = new elasticache.CfnUser(this, "GatewayUser", {
@@ -111,7 +114,7 @@ export class RedisCluster extends Construct {
     });
     users.node.addDependency(gateway);
     users.node.addDependency(disabledDefault);
-    return users;
+    return { users, gatewayUser: gateway };
   }
 
   allowFrom(peer: ec2.IConnectable): void {

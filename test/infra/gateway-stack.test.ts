@@ -80,11 +80,13 @@ describe("network and service", () => {
   });
 
   test("logs go to a CloudWatch log group with a retention", () => {
-    const group = findOne(resources, "AWS::Logs::LogGroup");
-    assert.ok(Number(group.properties.RetentionInDays) > 0);
     const logging = container.LogConfiguration as { LogDriver: string; Options: Record<string, unknown> };
     assert.equal(logging.LogDriver, "awslogs");
-    assert.ok(refersTo(logging.Options["awslogs-group"], group.id, "Ref"));
+    const group = findOne(resources, "AWS::Logs::LogGroup", (group) => refersTo(logging.Options["awslogs-group"], group.id, "Ref"));
+    assert.ok(Number(group.properties.RetentionInDays) > 0);
+    for (const [id, resource] of Object.entries(resources)) {
+      if (resource.Type === "AWS::Logs::LogGroup") assert.ok(Number(resource.Properties.RetentionInDays) > 0, `${id} has a retention`);
+    }
   });
 });
 
