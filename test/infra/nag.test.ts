@@ -17,7 +17,6 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
   "JWKS mode": { jwtMode: "jwks" },
   "a Lambda authorizer": { authLambdaArn: "arn:aws:lambda:us-east-1:123456789012:function:app-authorizer" },
   "flow logs and Container Insights off": { vpcFlowLogs: "false", containerInsights: "false" },
-  "a Lambda authorizer": { authLambdaArn: "arn:aws:lambda:us-east-1:123456789012:function:authorize-streams" },
   "a webhook authorizer": { authWebhookUrl: "https://auth.example.com/streams" },
 };
 
