@@ -28,7 +28,12 @@ export function settingsFromContext(node: Node, imageDirectory: string): Gateway
     eventBusName: context.string("eventBusName") ?? "default",
     eventPattern: eventPatternFrom(context.json("eventPattern") ?? DEFAULT_EVENT_PATTERN),
     jwt: jwtFrom(context),
-    authorizer: subscriberAuthorizerFrom(context.string("authWebhookUrl"), context.string("authLambdaArn")),
+    authorizer: subscriberAuthorizerFrom({
+      webhookUrl: context.string("authWebhookUrl"),
+      functionArn: context.string("authLambdaArn"),
+      userIdKey: context.string("authLambdaUserIdKey"),
+      topicsKey: context.string("authLambdaTopicsKey"),
+    }),
     corsOrigins: context.list("corsOrigins") ?? [],
     natGateways: context.integer("natGateways") ?? 1,
     minTasks: context.integer("minTasks") ?? 2,

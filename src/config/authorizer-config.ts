@@ -23,7 +23,8 @@ export type AuthorizerConfig =
 
 /** A Lambda function ARN, with an optional version or alias; the first group is its region. */
 export const LAMBDA_FUNCTION_ARN = /^arn:aws[a-z-]*:lambda:([a-z]{2}(?:-[a-z]+)+-\d):\d{12}:function:[A-Za-z0-9_-]{1,64}(?::[A-Za-z0-9$_-]{1,128})?$/;
-const ANSWER_PATH = /^[A-Za-z0-9_$:-]+(?:\.[A-Za-z0-9_$:-]+)*$/;
+/** A dotted key path into a Lambda authorizer's answer, like context.userId. */
+export const ANSWER_PATH = /^[A-Za-z0-9_$:-]+(?:\.[A-Za-z0-9_$:-]+)*$/;
 
 /** The subscriber authorizer, if one is set: AUTH_WEBHOOK_URL or AUTH_LAMBDA_ARN (not both). */
 export function readAuthorizer(read: EnvReader): AuthorizerConfig | undefined {

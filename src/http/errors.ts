@@ -38,7 +38,7 @@ export const ERROR_CODES = {
   token_claim_invalid: { status: 401, when: "the token has no `exp`, lives longer than `MAX_TOKEN_LIFETIME_S`, or its topics or `publish` claim is not a list of strings" },
   token_unknown_key: { status: 401, when: "no key of the JWKS matches the token's `kid`" },
   metrics_token_required: { status: 401, when: "`METRICS_TOKEN` is set and the request to /metrics does not carry it as a bearer token" },
-  topic_not_allowed: { status: 403, when: "a `topic` asked for is not allowed by the token's topics claim" },
+  topic_not_allowed: { status: 403, when: "a `topic` asked for is not allowed by the token's topics claim, or by the authorizer's answer" },
   authorizer_denied: { status: 403, when: "the authorizer (`AUTH_WEBHOOK_URL` or `AUTH_LAMBDA_ARN`) refused the session; its own status (401 or 403) and message are passed on" },
   publish_not_allowed: { status: 403, when: "the token has no `publish` claim, or it does not allow a recipient" },
   origin_not_allowed: { status: 403, when: "a stream authenticated by cookie alone is opened from another site than the gateway's own or one of `CORS_ORIGINS`" },

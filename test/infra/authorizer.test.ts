@@ -24,8 +24,15 @@ describe("subscriber authorizer in the stack", () => {
   test("a Lambda authorizer: AUTH_LAMBDA_ARN, and lambda:InvokeFunction on that function only", () => {
     const { environment, lambdaStatements } = synth({ authLambdaArn: FUNCTION_ARN });
     assert.equal(environment.get("AUTH_LAMBDA_ARN"), FUNCTION_ARN);
+    assert.ok(!environment.has("AUTH_LAMBDA_USER_ID_KEY"), "the gateway's defaults apply");
     assert.ok(!environment.has("AUTH_WEBHOOK_URL"));
     assert.deepEqual(lambdaStatements, [{ Effect: "Allow", Action: "lambda:InvokeFunction", Resource: FUNCTION_ARN }]);
+  });
+
+  test("a simple-response authorizer: its answer's key paths reach the container", () => {
+    const { environment } = synth({ authLambdaArn: FUNCTION_ARN, authLambdaUserIdKey: "context.userId", authLambdaTopicsKey: "context.allowed" });
+    assert.equal(environment.get("AUTH_LAMBDA_USER_ID_KEY"), "context.userId");
+    assert.equal(environment.get("AUTH_LAMBDA_TOPICS_KEY"), "context.allowed");
   });
 
   test("a webhook: AUTH_WEBHOOK_URL, and no Lambda permission", () => {
@@ -45,5 +52,7 @@ describe("subscriber authorizer in the stack", () => {
     assert.throws(() => createGatewayApp({ authLambdaArn: "app-authorizer" }, outdir), /authLambdaArn must be a Lambda function ARN/);
     assert.throws(() => createGatewayApp({ authLambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:*" }, outdir), /authLambdaArn must be a Lambda function ARN/);
     assert.throws(() => createGatewayApp({ authWebhookUrl: "https://user:pw@a.test/" }, outdir), /authWebhookUrl must be an http\(s\) URL/);
+    assert.throws(() => createGatewayApp({ authLambdaUserIdKey: "context.userId" }, outdir), /go with authLambdaArn/);
+    assert.throws(() => createGatewayApp({ authLambdaArn: FUNCTION_ARN, authLambdaTopicsKey: "a..b" }, outdir), /authLambdaTopicsKey must be a dotted key path/);
   });
 });
