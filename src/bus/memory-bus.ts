@@ -83,27 +83,20 @@ export class MemoryBus implements EventBus {
     const head = this.#clock.last;
     if (comparePositions(after, this.#epoch) < 0) return { events: [], complete: false, more: false, head };
     const oldestKept = this.#now() - this.#retention.maxAgeMs;
-    const found = new Map<string, GatewayEvent>();
-    let complete = true;
+    const unread: ChannelLog[] = [];
     for (const channel of channels) {
       const log = this.#logs.get(channel);
       if (!log) {
         // No log: either nothing was ever sent here, or all of it aged out. Only an event newer
         // than the reader and older than the age limit can have aged out unseen.
-        if (after.ms < oldestKept && comparePositions(head, after) > 0) complete = false;
+        if (after.ms < oldestKept && comparePositions(head, after) > 0) return { events: [], complete: false, more: false, head };
         continue;
       }
       this.#trimByAge(log, oldestKept);
-      if (log.trimmedThrough && comparePositions(log.trimmedThrough, after) > 0) complete = false;
-      // Newest first, stopping at the reader's position: a reader that is up to date costs nothing.
-      for (let i = log.events.length - 1; i >= 0 && comparePositions(log.events[i]!, after) > 0; i--) {
-        found.set(log.events[i]!.id, log.events[i]!);
-      }
+      if (log.trimmedThrough && comparePositions(log.trimmedThrough, after) > 0) return { events: [], complete: false, more: false, head };
+      unread.push(log);
     }
-    if (!complete) return { events: [], complete, more: false, head };
-    const events = [...found.values()].sort(comparePositions);
-    const page = takePage(events, limits);
-    return { events: page, complete, more: page.length < events.length, head };
+    return { ...mergePage(unread, after, limits), complete: true, head };
   }
 
   async head(): Promise<EventPosition> {
@@ -166,15 +159,39 @@ export class MemoryBus implements EventBus {
   }
 }
 
-/** The first events that fit the limits; at least one when there is one. */
-function takePage(events: readonly GatewayEvent[], limits: PageLimits): GatewayEvent[] {
-  const page: GatewayEvent[] = [];
+/**
+ * The first events after `after` across the logs, merged by id, each once, within the limits (at
+ * least one when there is one). Each log is ordered, so a page costs its own size plus a search
+ * per log, however much history follows it.
+ */
+function mergePage(logs: readonly ChannelLog[], after: EventPosition, limits: PageLimits): { events: GatewayEvent[]; more: boolean } {
+  const next = logs.map((log) => firstAfter(log.events, after));
+  const events: GatewayEvent[] = [];
   let bytes = 0;
-  for (const event of events) {
-    if (page.length >= limits.maxEvents) break;
+  for (;;) {
+    let oldest = -1;
+    for (let i = 0; i < logs.length; i++) {
+      const candidate = logs[i]!.events[next[i]!];
+      if (candidate && (oldest < 0 || comparePositions(candidate, logs[oldest]!.events[next[oldest]!]!) < 0)) oldest = i;
+    }
+    if (oldest < 0) return { events, more: false };
+    const event = logs[oldest]!.events[next[oldest]!]!;
+    if (events.length >= limits.maxEvents || (events.length > 0 && bytes + event.dataJson.length > limits.maxBytes)) return { events, more: true };
+    // An event of several channels is the same object in each of their logs: taken once.
+    for (let i = 0; i < logs.length; i++) if (logs[i]!.events[next[i]!] === event) next[i]!++;
+    events.push(event);
     bytes += event.dataJson.length;
-    if (page.length > 0 && bytes > limits.maxBytes) break;
-    page.push(event);
   }
-  return page;
+}
+
+/** Index of the first event after the position in an ordered log (its length when there is none). */
+function firstAfter(events: readonly GatewayEvent[], after: EventPosition): number {
+  let low = 0;
+  let high = events.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (comparePositions(events[middle]!, after) > 0) high = middle;
+    else low = middle + 1;
+  }
+  return low;
 }

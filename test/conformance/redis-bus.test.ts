@@ -72,10 +72,6 @@ busConformance({
   name: "Redis bus",
   hooks: skip ? [] : ["failCommands", "stallCommands", "saturate", "dropLive", "restartEmpty"],
   pending: [
-    // The Redis bus's readPage slices a whole read by count only, and has no fingerprints or all-events channel yet.
-    "pages are bounded in events and bytes, hold at least one event, and follow on from the last id",
-    "the same idempotency key is one event; with another fingerprint it is a conflict",
-    "the all-events channel brings every event live and reads the global log",
     // The Redis bus answers a failed read with a resync of every stream (its #scheduleResync):
     // each stream retries its own reads now, so that resync has to go.
     "a failed history read is retried by its stream alone, not by every stream",

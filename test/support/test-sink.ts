@@ -16,14 +16,19 @@ export class TestSink implements StreamSink {
   readonly frames: SeenFrame[] = [];
   /** Whether the client takes every byte at once. */
   reading: boolean;
+  /** Bytes written after end(): a write to an ended response. */
+  writesAfterEnd = 0;
+  readonly #closesOnEnd: boolean;
   #queued = 0;
   #closed = false;
   #ended = false;
   #closeListeners: (() => void)[] = [];
   #flushListeners: (() => void)[] = [];
 
-  constructor(options: { reading?: boolean } = {}) {
+  /** `closesOnEnd: false`: the connection stays after end() (a client slow to see the close). */
+  constructor(options: { reading?: boolean; closesOnEnd?: boolean } = {}) {
     this.reading = options.reading ?? true;
+    this.#closesOnEnd = options.closesOnEnd ?? true;
   }
 
   get bufferedBytes(): number {
@@ -51,6 +56,7 @@ export class TestSink implements StreamSink {
 
   write(chunk: Buffer): void {
     if (this.#closed) return;
+    if (this.#ended) this.writesAfterEnd += chunk.length;
     this.frames.push(...parseFrames(chunk.toString()));
     if (!this.reading) this.#queued += chunk.length;
   }
@@ -63,7 +69,7 @@ export class TestSink implements StreamSink {
   end(lastChunk?: Buffer): void {
     if (lastChunk) this.write(lastChunk);
     this.#ended = true;
-    this.clientLeaves();
+    if (this.#closesOnEnd) this.clientLeaves();
   }
 
   destroy(): void {
