@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   publish_not_allowed: { status: 403, when: "the token has no `publish` claim, or it does not allow a recipient" },
   origin_not_allowed: { status: 403, when: "a stream authenticated by cookie alone is opened from another site than the gateway's own or one of `CORS_ORIGINS`" },
   not_found: { status: 404, when: "no route has this method and path" },
+  request_timeout: { status: 408, when: "the request did not arrive whole, headers and body, within `REQUEST_TIMEOUT_MS`; the connection is closed" },
   idempotency_conflict: { status: 409, when: "the publish `id` was already used, within `IDEMPOTENCY_WINDOW_MS`, for an event with other content" },
   too_large: { status: 413, when: "the body is larger than `MAX_EVENT_BYTES`" },
   unsupported_media_type: { status: 415, when: "the body is not `application/json`" },
@@ -114,9 +115,14 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
 /** fastify's `clientErrorHandler` option: HTTP the server cannot parse gets the same shape. */
 export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
   if (error.code === "ECONNRESET" || socket.destroyed) return;
-  const code: ErrorCode = error.code === "HPE_HEADER_OVERFLOW" ? "header_too_large" : "bad_request";
+  const code: ErrorCode =
+    error.code === "HPE_HEADER_OVERFLOW" ? "header_too_large" : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "request_timeout" : "bad_request";
   const { status } = ERROR_CODES[code];
-  const body = JSON.stringify({ error: code, message: `the request is not well-formed HTTP (${error.code ?? "parse error"})` });
+  const message =
+    code === "request_timeout"
+      ? "the request did not arrive whole (headers and body) within REQUEST_TIMEOUT_MS"
+      : `the request is not well-formed HTTP (${error.code ?? "parse error"})`;
+  const body = JSON.stringify({ error: code, message });
   if (socket.writable) {
     socket.write(`HTTP/1.1 ${status} ${code}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
   }

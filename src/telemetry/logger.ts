@@ -9,15 +9,25 @@ import type { FastifyServerOptions } from "fastify";
  */
 const LOGGED_PARAMS = new Set(["topic", "lastEventId"]);
 
+/**
+ * A run of this many base64url characters may be a token's signature (43 and more for every
+ * algorithm the gateway takes): a mistyped URL can put a token in the path or in a topic.
+ */
+const SIGNATURE_LIKE = /[A-Za-z0-9_-]{32,}/g;
+
 /** The URL as a log line may show it: the path, and the query with only harmless values. */
 export function loggableUrl(url: string): string {
   const at = url.indexOf("?");
-  if (at < 0) return url;
+  if (at < 0) return hideSignatures(url);
   const shown: string[] = [];
   for (const [name, value] of new URLSearchParams(url.slice(at + 1))) {
     shown.push(LOGGED_PARAMS.has(name) ? `${encodeURIComponent(name)}=${encodeURIComponent(value)}` : "[redacted]");
   }
-  return `${url.slice(0, at)}?${shown.join("&")}`;
+  return hideSignatures(`${url.slice(0, at)}?${shown.join("&")}`);
+}
+
+function hideSignatures(text: string): string {
+  return text.replace(SIGNATURE_LIKE, "[redacted]");
 }
 
 /** pino options for fastify: JSON lines, request ids, and no tokens from headers, cookies or query strings. */

@@ -142,6 +142,15 @@ describe("one error shape for every error status", () => {
     assertErrorShape(await rawRequest(gw.url, "NOT HTTP AT ALL\r\n\r\n"), "bad_request");
   });
 
+  it("408: a request that does not arrive whole within REQUEST_TIMEOUT_MS", async () => {
+    const hasty = await startGateway({ REQUEST_TIMEOUT_MS: "300" });
+    try {
+      assertErrorShape(await rawRequest(hasty.url, "GET /healthz HTTP/1.1\r\nHost: x\r\n"), "request_timeout");
+    } finally {
+      await hasty.stop();
+    }
+  });
+
   it("401: every token failure", async () => {
     const inOneHour = Math.floor(Date.now() / 1000) + 3600;
     const sign = (payload: Record<string, unknown>, secret = TEST_SECRET) =>

@@ -100,5 +100,5 @@ export function auditedLogger() {
 }
 
 after(() => {
-  assert.deepEqual(leaks, [], `log lines held a token minted by this test file (${linesChecked} lines checked)`);
+  assert.deepEqual(leaks.slice(0, 5), [], `log lines held a token minted by this test file (${linesChecked} lines checked)`);
 });

@@ -4,12 +4,15 @@ import { createGateway } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/config.ts";
 import { loggerOptions } from "../../src/telemetry/logger.ts";
 import { TEST_SECRET, type RunningGateway } from "./gateway.ts";
+import { auditOutput } from "./log-audit.ts";
 
 /** An in-process gateway whose log lines (the production logger's, at info) are kept for assertions. */
 export async function startLoggedGateway(env: Record<string, string>): Promise<RunningGateway & { readonly logLines: string[] }> {
   const logLines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
+      // pino writes whole lines: each goes through the token audit as well.
+      auditOutput(chunk.toString("utf8"));
       logLines.push(...chunk.toString("utf8").split("\n").filter((line) => line !== ""));
       done();
     },
