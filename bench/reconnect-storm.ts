@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { cpuSeconds } from "./lib/proc-stats.ts";
 import { sleep } from "./lib/clock.ts";
-import { writeDocSection } from "./report/benchmarks-doc.ts";
+import { outputDir, writeDocSection } from "./report/benchmarks-doc.ts";
 import { environmentLines } from "./report/environment.ts";
 import { startRedis } from "./servers/redis.ts";
 import { signGatewayToken } from "./servers/protocol.ts";
@@ -126,7 +126,8 @@ function section(streams: number, results: readonly StormFigures[]): string {
 }
 
 async function main(): Promise<void> {
-  const streams = Number(process.argv[2] ?? 2000);
+  const args = process.argv.slice(2);
+  const streams = Number(args.find((arg) => !arg.startsWith("--")) ?? 2000);
   if (!Number.isInteger(streams) || streams < 1 || streams > 5000) throw new Error("streams must be a whole number from 1 to 5000 (one client process holds them)");
   const results: StormFigures[] = [];
   for (const jitterMs of JITTERS) {
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(figures)}\n`);
     results.push(figures);
   }
-  const path = await writeDocSection("reconnect-storm", section(streams, results));
+  const path = await writeDocSection(outputDir(args.includes("--write-docs")), "reconnect-storm", section(streams, results));
   process.stdout.write(`written to ${path}\n`);
 }
 

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { pinSelfToLoad } from "./lib/pinning.ts";
 import { LoadFleet, STREAMS_PER_WORKER } from "./load/load-fleet.ts";
 import { summarise } from "./report/aggregate.ts";
-import { DOCS_DIR, writeDocSection } from "./report/benchmarks-doc.ts";
+import { DOCS_DIR, outputDir, writeDocSection } from "./report/benchmarks-doc.ts";
 import { environmentLines } from "./report/environment.ts";
 import { CHART_FILES, p99Chart, serversSection } from "./report/servers-section.ts";
 import { runClusterScenario } from "./scenarios/cluster.ts";
@@ -16,15 +16,18 @@ import { runWriterChoice } from "./sse-writer-choice.ts";
 /**
  * `npm run bench` (quick), `npm run bench -- --full`, `npm run bench -- --writers`.
  * Runs the gateway, nginx + nchan and a bare Node server through the same scenarios and writes
- * docs/benchmarks.md with the figures, their ratios and p99 charts.
+ * benchmarks.md with the figures, their ratios and p99 charts: to artifacts/bench/, or to docs/
+ * with `--write-docs`.
  */
 const { values: flags } = parseArgs({
   options: {
     full: { type: "boolean", default: false },
     writers: { type: "boolean", default: false },
     servers: { type: "string" },
+    "write-docs": { type: "boolean", default: false },
   },
 });
+const dir = outputDir(flags["write-docs"]);
 
 const startedAt = performance.now();
 const log = (line: string): void => console.log(line.startsWith("#") ? line : `[${((performance.now() - startedAt) / 1000).toFixed(0).padStart(4)} s] ${line}`);
@@ -52,14 +55,18 @@ async function compareServers(plan: BenchPlan): Promise<void> {
     fleet.stop();
   }
   const summaries = summarise(runs);
-  await mkdir(DOCS_DIR, { recursive: true });
-  await writeFile(`${DOCS_DIR}${CHART_FILES.broadcast}`, p99Chart(summaries, "broadcast", `Broadcast to ${plan.broadcastStreams} streams: p99 latency`));
-  await writeFile(`${DOCS_DIR}${CHART_FILES["per-user"]}`, p99Chart(summaries, "per-user", `Events to random users (${plan.userStreams}): p99 latency`));
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${dir}${CHART_FILES.broadcast}`, p99Chart(summaries, "broadcast", `Broadcast to ${plan.broadcastStreams} streams: p99 latency`));
+  await writeFile(`${dir}${CHART_FILES["per-user"]}`, p99Chart(summaries, "per-user", `Events to random users (${plan.userStreams}): p99 latency`));
   const section = serversSection({ plan, environment: environmentLines(), summaries, skipped, clusterMarkdown: cluster.markdown });
   log(section);
-  log(`written to ${await writeDocSection("servers", section)}`);
+  log(`written to ${await writeDocSection(dir, "servers", section)}${writtenNote()}`);
+}
+
+function writtenNote(): string {
+  return dir === DOCS_DIR ? "" : " (docs/ unchanged: --write-docs updates docs/benchmarks.md and its charts)";
 }
 
 pinSelfToLoad();
-if (flags.writers) await runWriterChoice(flags.full ? "full" : "quick", log);
+if (flags.writers) await runWriterChoice(flags.full ? "full" : "quick", dir, log);
 else await compareServers(flags.full ? FULL_PLAN : QUICK_PLAN);

@@ -4,7 +4,7 @@ import { pinSelfToLoad } from "./lib/pinning.ts";
 import { median } from "./lib/stats.ts";
 import { LoadFleet } from "./load/load-fleet.ts";
 import { Publisher } from "./load/publisher.ts";
-import { writeDocSection } from "./report/benchmarks-doc.ts";
+import { outputDir, writeDocSection } from "./report/benchmarks-doc.ts";
 import { environmentLines } from "./report/environment.ts";
 import { measureRate } from "./scenarios/rate-step.ts";
 import type { RateFigures } from "./scenarios/results.ts";
@@ -98,7 +98,8 @@ function section(plan: WriterPlan, results: Map<WriterVariant, RateFigures[][]>)
   return lines.join("\n");
 }
 
-export async function runWriterChoice(mode: "quick" | "full", log: (line: string) => void): Promise<void> {
+/** `dir`: where benchmarks.md is (see outputDir). */
+export async function runWriterChoice(mode: "quick" | "full", dir: string, log: (line: string) => void): Promise<void> {
   const plan = PLANS[mode];
   const fleet = new LoadFleet(2);
   const results = new Map<WriterVariant, RateFigures[][]>();
@@ -118,10 +119,10 @@ export async function runWriterChoice(mode: "quick" | "full", log: (line: string
   }
   const markdown = section(plan, results);
   log(markdown);
-  log(`written to ${await writeDocSection("writers", markdown)}`);
+  log(`written to ${await writeDocSection(dir, "writers", markdown)}`);
 }
 
 if (import.meta.main) {
   pinSelfToLoad();
-  await runWriterChoice(process.argv.includes("--full") ? "full" : "quick", console.log);
+  await runWriterChoice(process.argv.includes("--full") ? "full" : "quick", outputDir(process.argv.includes("--write-docs")), console.log);
 }

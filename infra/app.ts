@@ -3,6 +3,7 @@ import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { settingsFromContext } from "./deployment-settings.ts";
 import { GatewayStack } from "./gateway-stack.ts";
+import { SettingsError } from "./settings-error.ts";
 
 /** The repository root, where the gateway's Dockerfile is. */
 export const REPOSITORY_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -26,4 +27,13 @@ export function createGatewayApp(context: Record<string, unknown> = {}, outdir?:
   return { app, stack };
 }
 
-if (import.meta.main) createGatewayApp().app.synth();
+if (import.meta.main) {
+  try {
+    createGatewayApp().app.synth();
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    // What to change, in one line: a stack trace says nothing more about a wrong -c value.
+    process.stderr.write(`sse-gateway CDK app: ${error.message}\n`);
+    process.exit(1);
+  }
+}

@@ -4,6 +4,7 @@ import type { GatewayStackProps } from "./gateway-stack.ts";
 import type { JwtConfiguration } from "./jwt-settings.ts";
 import { longestSilenceMs } from "../src/hub/heartbeat-rotation.ts";
 import { subscriberAuthorizerFrom } from "./subscriber-authorizer.ts";
+import { SettingsError } from "./settings-error.ts";
 
 /** The load balancer closes a connection that carried no byte for this long. */
 export const LOAD_BALANCER_IDLE_TIMEOUT = Duration.seconds(120);
@@ -63,8 +64,8 @@ export function checkHeartbeatInterval(interval: Duration): Duration {
   const silenceMs = longestSilenceMs(interval.toMilliseconds());
   const allowedMs = LOAD_BALANCER_IDLE_TIMEOUT.toMilliseconds() * (1 - IDLE_MARGIN_SHARE);
   if (interval.toMilliseconds() < 1000 || silenceMs > allowedMs) {
-    throw new Error(
-      `heartbeatIntervalMs of ${interval.toMilliseconds()} lets a stream go ${Math.round(silenceMs)} ms without a byte; ` +
+    throw new SettingsError(
+      `context heartbeatIntervalMs of ${interval.toMilliseconds()} lets a stream go ${Math.round(silenceMs)} ms without a byte; ` +
         `the ${LOAD_BALANCER_IDLE_TIMEOUT.toSeconds()} s idle timeout of the load balancer allows at most ${allowedMs} ms with its margin (and the gateway takes 1000 ms or more)`,
     );
   }
@@ -82,7 +83,7 @@ function jwtFrom(context: ContextReader): JwtConfiguration {
       audience: context.string("jwtAudience"),
     };
   }
-  throw new Error(`context jwtMode must be "secret" or "jwks", not "${mode}"`);
+  throw new SettingsError(`context jwtMode must be "secret" or "jwks", not "${mode}"`);
 }
 
 /** Field names of an EventBridge pattern as written in JSON, mapped to the CDK's. */
@@ -99,29 +100,29 @@ const PATTERN_FIELDS = {
 } as const satisfies Record<string, keyof events.EventPattern>;
 
 export function eventPatternFrom(raw: unknown): events.EventPattern {
-  if (!isRecord(raw)) throw new Error("eventPattern must be a JSON object");
+  if (!isRecord(raw)) throw new SettingsError("context eventPattern must be a JSON object");
   const pattern: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(raw)) {
-    if (!Object.hasOwn(PATTERN_FIELDS, field)) throw new Error(`eventPattern has unknown field "${field}"`);
+    if (!Object.hasOwn(PATTERN_FIELDS, field)) throw new SettingsError(`context eventPattern has unknown field "${field}"`);
     const expectsObject = field === "detail";
     if (expectsObject ? !isRecord(value) : !Array.isArray(value)) {
-      throw new Error(`eventPattern field "${field}" must be ${expectsObject ? "an object" : "a list"}`);
+      throw new SettingsError(`context eventPattern field "${field}" must be ${expectsObject ? "an object" : "a list"}`);
     }
     pattern[PATTERN_FIELDS[field as keyof typeof PATTERN_FIELDS]] = value;
   }
-  if (Object.keys(pattern).length === 0) throw new Error("eventPattern must match on at least one field");
+  if (Object.keys(pattern).length === 0) throw new SettingsError("context eventPattern must match on at least one field");
   return pattern as events.EventPattern;
 }
 
 function retentionFrom(days: number): logs.RetentionDays {
   const allowed = Object.values(logs.RetentionDays).filter((value) => typeof value === "number");
-  if (!allowed.includes(days)) throw new Error(`logRetentionDays must be one of ${allowed.join(", ")}`);
+  if (!allowed.includes(days)) throw new SettingsError(`context logRetentionDays must be one of ${allowed.join(", ")}, not ${days}`);
   return days as logs.RetentionDays;
 }
 
 /** Secrets Manager rotates at most every 1000 days; under a day leaves tokens no sensible lifetime. */
 function rotationFrom(days: number): Duration {
-  if (days < 1 || days > 1000) throw new Error(`secretRotationDays must be from 1 to 1000, not ${days}`);
+  if (days < 1 || days > 1000) throw new SettingsError(`context secretRotationDays must be from 1 to 1000, not ${days}`);
   return Duration.days(days);
 }
 
@@ -139,7 +140,7 @@ class ContextReader {
   string(key: string): string | undefined {
     const value: unknown = this.#node.tryGetContext(key);
     if (value === undefined || value === "") return undefined;
-    if (typeof value !== "string") throw new Error(`context ${key} must be a string`);
+    if (typeof value !== "string") throw new SettingsError(`context ${key} must be a string`);
     return value;
   }
 
@@ -148,7 +149,7 @@ class ContextReader {
     if (value === undefined || value === "") return undefined;
     const number = typeof value === "string" ? Number(value) : value;
     if (typeof number !== "number" || !Number.isSafeInteger(number) || number < 0) {
-      throw new Error(`context ${key} must be a whole number, not ${JSON.stringify(value)}`);
+      throw new SettingsError(`context ${key} must be a whole number, not ${JSON.stringify(value)}`);
     }
     return number;
   }
@@ -158,7 +159,7 @@ class ContextReader {
     if (value === undefined || value === "") return undefined;
     if (value === true || value === "true") return true;
     if (value === false || value === "false") return false;
-    throw new Error(`context ${key} must be true or false, not ${JSON.stringify(value)}`);
+    throw new SettingsError(`context ${key} must be true or false, not ${JSON.stringify(value)}`);
   }
 
   list(key: string): string[] | undefined {
@@ -166,7 +167,7 @@ class ContextReader {
     if (value === undefined || value === "") return undefined;
     if (typeof value === "string") return value.split(",").map((item) => item.trim()).filter((item) => item !== "");
     if (Array.isArray(value) && value.every((item) => typeof item === "string")) return value;
-    throw new Error(`context ${key} must be a comma-separated string or a list of strings`);
+    throw new SettingsError(`context ${key} must be a comma-separated string or a list of strings`);
   }
 
   json(key: string): unknown {
@@ -175,7 +176,7 @@ class ContextReader {
     try {
       return JSON.parse(value);
     } catch {
-      throw new Error(`context ${key} is not valid JSON`);
+      throw new SettingsError(`context ${key} is not valid JSON`);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { Duration } from "aws-cdk-lib";
+import { SettingsError } from "./settings-error.ts";
 
 /** Fargate refuses a container stopTimeout above two minutes. */
 const MAX_STOP_TIMEOUT = Duration.seconds(120);
@@ -30,8 +31,8 @@ export interface DrainTiming {
 export function drainTimingFor(shutdownGrace: Duration): DrainTiming {
   const afterDrain = Duration.seconds(shutdownGrace.toSeconds() + EXIT_MARGIN.toSeconds());
   if (afterDrain.toSeconds() > MAX_STOP_TIMEOUT.toSeconds()) {
-    throw new Error(
-      `shutdownGrace of ${shutdownGrace.toSeconds()} s leaves no room before the ${MAX_STOP_TIMEOUT.toSeconds()} s stopTimeout limit of Fargate`,
+    throw new SettingsError(
+      `context shutdownGraceMs of ${shutdownGrace.toMilliseconds()} (${shutdownGrace.toSeconds()} s) leaves no room before the ${MAX_STOP_TIMEOUT.toSeconds()} s stopTimeout limit of Fargate`,
     );
   }
   // The delay holds a poll, the gateway's margin before the cut, and a drain about as long as SHUTDOWN_GRACE_MS.

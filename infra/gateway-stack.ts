@@ -10,6 +10,7 @@ import type { JwtConfiguration } from "./jwt-settings.ts";
 import { KEY_PREFIX, RedisCluster } from "./redis-cluster.ts";
 import { authorizerEnvironment, grantAuthorizerInvoke, type SubscriberAuthorizer } from "./subscriber-authorizer.ts";
 import { SecretRotation } from "./secret-rotation.ts";
+import { SettingsError } from "./settings-error.ts";
 
 export interface GatewayStackProps extends StackProps {
   /** Directory holding the gateway's Dockerfile (the repository root). */
@@ -51,7 +52,7 @@ export interface GatewayStackProps extends StackProps {
 export class GatewayStack extends Stack {
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
-    if (props.minTasks < 2) throw new Error("minTasks must be at least 2: one task per AZ");
+    if (props.minTasks < 2) throw new SettingsError("context minTasks must be at least 2: one task per AZ");
     const certificateArn = props.certificateArn ?? new CfnParameter(this, "CertificateArn", {
       type: "String",
       allowedPattern: "arn:aws[a-z-]*:acm:.+",

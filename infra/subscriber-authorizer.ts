@@ -1,5 +1,6 @@
 import { aws_iam as iam } from "aws-cdk-lib";
 import { ANSWER_PATH, LAMBDA_FUNCTION_ARN } from "../src/config/authorizer-config.ts";
+import { SettingsError } from "./settings-error.ts";
 
 /** Who decides for subscribers without a JWT: the application's webhook, or its Lambda authorizer. */
 export type SubscriberAuthorizer =
@@ -16,18 +17,18 @@ export interface AuthorizerContext {
 /** From the authWebhookUrl or authLambdaArn context (one at most), with authLambdaUserIdKey and authLambdaTopicsKey. */
 export function subscriberAuthorizerFrom(context: AuthorizerContext): SubscriberAuthorizer | undefined {
   const { webhookUrl, functionArn, userIdKey, topicsKey } = context;
-  if (webhookUrl !== undefined && functionArn !== undefined) throw new Error("context authWebhookUrl and authLambdaArn exclude each other: one authorizer decides");
+  if (webhookUrl !== undefined && functionArn !== undefined) throw new SettingsError("context authWebhookUrl and authLambdaArn exclude each other: one authorizer decides");
   if (functionArn === undefined && (userIdKey !== undefined || topicsKey !== undefined)) {
-    throw new Error("context authLambdaUserIdKey and authLambdaTopicsKey go with authLambdaArn");
+    throw new SettingsError("context authLambdaUserIdKey and authLambdaTopicsKey go with authLambdaArn");
   }
   if (webhookUrl !== undefined) {
-    if (!/^https?:\/\/[^/@]+(\/|$)/.test(webhookUrl)) throw new Error(`context authWebhookUrl must be an http(s) URL without user:password, not "${webhookUrl}"`);
+    if (!/^https?:\/\/[^/@]+(\/|$)/.test(webhookUrl)) throw new SettingsError(`context authWebhookUrl must be an http(s) URL without user:password, not "${webhookUrl}"`);
     return { kind: "webhook", url: webhookUrl };
   }
   if (functionArn === undefined) return undefined;
-  if (!LAMBDA_FUNCTION_ARN.test(functionArn)) throw new Error(`context authLambdaArn must be a Lambda function ARN, not "${functionArn}"`);
+  if (!LAMBDA_FUNCTION_ARN.test(functionArn)) throw new SettingsError(`context authLambdaArn must be a Lambda function ARN, not "${functionArn}"`);
   for (const [name, path] of [["authLambdaUserIdKey", userIdKey], ["authLambdaTopicsKey", topicsKey]] as const) {
-    if (path !== undefined && !ANSWER_PATH.test(path)) throw new Error(`context ${name} must be a dotted key path like context.userId, not "${path}"`);
+    if (path !== undefined && !ANSWER_PATH.test(path)) throw new SettingsError(`context ${name} must be a dotted key path like context.userId, not "${path}"`);
   }
   return { kind: "lambda", functionArn, userIdKey, topicsKey };
 }

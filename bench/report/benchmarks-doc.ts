@@ -3,11 +3,17 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 /**
- * docs/benchmarks.md is written by two scripts (the server comparison and the SSE writer
- * choice); each replaces only its own marked section, so either can run alone.
+ * benchmarks.md is written by two scripts (the server comparison and the SSE writer choice);
+ * each replaces only its own marked section, so either can run alone.
  */
 export const DOCS_DIR = fileURLToPath(new URL("../../docs/", import.meta.url));
-const DOC_PATH = `${DOCS_DIR}benchmarks.md`;
+/** Ignored by git: a run on someone's machine changes no tracked file unless asked to. */
+export const RESULTS_DIR = fileURLToPath(new URL("../../artifacts/bench/", import.meta.url));
+
+/** Where a run writes benchmarks.md and its charts: docs/ only with --write-docs. */
+export function outputDir(writeDocs: boolean): string {
+  return writeDocs ? DOCS_DIR : RESULTS_DIR;
+}
 
 const SKELETON = `# Benchmarks
 
@@ -31,9 +37,10 @@ export function replaceSection(document: string, name: string, content: string):
   return `${document.slice(0, from + start.length)}\n${content.trim()}\n${document.slice(to)}`;
 }
 
-export async function writeDocSection(name: string, content: string): Promise<string> {
-  await mkdir(DOCS_DIR, { recursive: true });
-  const current = existsSync(DOC_PATH) ? await readFile(DOC_PATH, "utf8") : SKELETON;
-  await writeFile(DOC_PATH, replaceSection(current, name, content));
-  return DOC_PATH;
+export async function writeDocSection(dir: string, name: string, content: string): Promise<string> {
+  const path = `${dir}benchmarks.md`;
+  await mkdir(dir, { recursive: true });
+  const current = existsSync(path) ? await readFile(path, "utf8") : SKELETON;
+  await writeFile(path, replaceSection(current, name, content));
+  return path;
 }

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { test } from "node:test";
 import { summarise } from "../../bench/report/aggregate.ts";
-import { replaceSection } from "../../bench/report/benchmarks-doc.ts";
+import { DOCS_DIR, outputDir, replaceSection, writeDocSection } from "../../bench/report/benchmarks-doc.ts";
 import { renderChart } from "../../bench/report/svg-chart.ts";
 import { rateTable } from "../../bench/report/tables.ts";
 import type { RateFigures, ServerRun } from "../../bench/scenarios/results.ts";
@@ -64,4 +67,21 @@ test("a document section is replaced in place, others left alone", () => {
   assert.match(updated, /keep/);
   assert.doesNotMatch(updated, /old/);
   assert.match(replaceSection("# B\n", "writers", "w"), /<!-- bench:writers -->\nw\n<!-- \/bench:writers -->\n$/);
+});
+
+test("a run writes to a folder git ignores, and to docs/ only with --write-docs", async () => {
+  const ignored = (file: string) => spawnSync("git", ["check-ignore", "-q", file], { cwd: DOCS_DIR }).status === 0;
+  assert.equal(outputDir(true), DOCS_DIR);
+  assert.notEqual(outputDir(false), DOCS_DIR);
+  for (const file of ["benchmarks.md", "benchmarks-broadcast-p99.svg", "benchmarks-per-user-p99.svg"]) {
+    assert.ok(ignored(`${outputDir(false)}${file}`), `${file} of a default run is ignored by git`);
+    assert.ok(!ignored(`${DOCS_DIR}${file}`), `docs/${file} is tracked`);
+  }
+  const dir = `${mkdtempSync(`${tmpdir()}/bench-doc-`)}/`;
+  try {
+    const path = await writeDocSection(dir, "servers", "figures");
+    assert.match(readFileSync(path, "utf8"), /<!-- bench:servers -->\nfigures\n<!-- \/bench:servers -->/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
