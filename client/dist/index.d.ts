@@ -17,6 +17,8 @@ export interface ConnectOptions {
     readonly renewEarly?: boolean;
     /** Send cookies to a gateway on another origin (default false, as EventSource). */
     readonly withCredentials?: boolean;
+    /** Reopen a stream silent this long: no event and no heartbeat (default 100 s, above HEARTBEAT_INTERVAL_MS; 0: never). */
+    readonly idleTimeoutMs?: number;
 }
 export interface EventInfo {
     readonly id: string;

@@ -17,6 +17,8 @@ export interface StreamSetup {
     readonly renewEarly?: boolean;
     /** Send cookies to a gateway on another origin (as EventSource's withCredentials). */
     readonly withCredentials?: boolean | undefined;
+    /** A stream silent this long (no event, no heartbeat) is taken for dead and reopened (default 100 s; 0: never). */
+    readonly idleTimeoutMs?: number | undefined;
 }
 export interface StreamSink {
     event(event: StreamEvent): void;

@@ -20,6 +20,8 @@ export interface ConnectOptions {
   readonly renewEarly?: boolean;
   /** Send cookies to a gateway on another origin (default false, as EventSource). */
   readonly withCredentials?: boolean;
+  /** Reopen a stream silent this long: no event and no heartbeat (default 100 s, above HEARTBEAT_INTERVAL_MS; 0: never). */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface EventInfo {
@@ -122,8 +124,8 @@ export function connect(options: ConnectOptions): Connection {
       return reuse || token();
     });
     if (closed) return;
-    const { renewEarly, withCredentials } = options;
-    const setup = { url, topics, lastEventId, renewEarly, withCredentials, ...(fresh && { token: fresh }) };
+    const { renewEarly, withCredentials, idleTimeoutMs } = options;
+    const setup = { url, topics, lastEventId, renewEarly, withCredentials, idleTimeoutMs, ...(fresh && { token: fresh }) };
     stop = share(options.share ?? "auto", { key, setup, sink, lastEventId: () => lastEventId }, options.workerUrl ?? new URL("./worker.js", import.meta.url));
   })();
 

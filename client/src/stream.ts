@@ -19,6 +19,8 @@ export interface StreamSetup {
   readonly renewEarly?: boolean;
   /** Send cookies to a gateway on another origin (as EventSource's withCredentials). */
   readonly withCredentials?: boolean | undefined;
+  /** A stream silent this long (no event, no heartbeat) is taken for dead and reopened (default 100 s; 0: never). */
+  readonly idleTimeoutMs?: number | undefined;
 }
 
 export interface StreamSink {
@@ -31,6 +33,10 @@ const BACKOFF_CAP_MS = 30_000;
 const RENEW_MARGIN_MS = 30_000;
 /** setTimeout fires at once beyond 2^31 - 1 ms; tokens that long-lived are not renewed early. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
+/** Above the longest heartbeat interval an ALB allows (87 s), below the gateway's maximum (300 s). */
+const IDLE_TIMEOUT_MS = 100_000;
+/** A token call that hangs is given up, so the stream tries again rather than wait for ever. */
+const TOKEN_TIMEOUT_MS = 30_000;
 /** Refusals a retry cannot fix: a malformed request, a topic the token may not read, no such route. */
 const PERMANENT = [400, 403, 404];
 
@@ -48,6 +54,10 @@ function renewalDelay(token: string): number {
   const left = (tokenClaims(token).exp ?? 0) * 1000 - Date.now();
   const delay = left - Math.min(RENEW_MARGIN_MS, left / 5);
   return delay > 1000 && delay < LONGEST_TIMER_MS ? delay : 0;
+}
+
+function withinTokenTimeout(token: () => Promise<string>): Promise<string> {
+  return Promise.race([token(), new Promise<never>((_, reject) => setTimeout(reject, TOKEN_TIMEOUT_MS, new Error("the token call timed out")))]);
 }
 
 /** Retry-After as seconds or an HTTP date, in ms. */
@@ -70,6 +80,8 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
   let closed = false;
   let request: AbortController | undefined;
   let renewal: ReturnType<typeof setTimeout> | undefined;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const idleTimeoutMs = setup.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
   /** The wait before the next connection when the gateway said what it should be. */
   let announcedWaitMs: number | undefined;
   let wake = () => {};
@@ -80,7 +92,7 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
     const delay = setup.renewEarly === false || !token ? 0 : renewalDelay(token);
     if (delay) {
       renewal = setTimeout(async () => {
-        const fresh = await setup.token!().catch(() => undefined);
+        const fresh = await withinTokenTimeout(setup.token!).catch(() => undefined);
         // A failed renewal falls back on gateway.token-expired.
         if (fresh && current === request) {
           token = fresh;
@@ -92,7 +104,6 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
   };
 
   const dispatch = (type: string, data: string, id: string | undefined) => {
-    if (id !== undefined) lastEventId = id;
     let parsed: unknown = data;
     try {
       parsed = JSON.parse(data);
@@ -108,7 +119,7 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
   };
 
   /** Reads the event stream until it ends (SSE framing: fields, events ended by a blank line). */
-  const read = async (body: ReadableStream<Uint8Array>) => {
+  const read = async (body: ReadableStream<Uint8Array>, current: AbortController) => {
     const reader = body.getReader();
     const decoder = new TextDecoder();
     let rest = "";
@@ -116,6 +127,8 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
     let data: string | undefined;
     let id: string | undefined;
     for (;;) {
+      clearTimeout(idle);
+      if (idleTimeoutMs) idle = setTimeout(() => current.abort(), idleTimeoutMs);
       const { value, done } = await reader.read();
       if (done) return;
       const lines = (rest + decoder.decode(value, { stream: true })).split("\n");
@@ -126,6 +139,8 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
         const field = colon < 0 ? line : line.slice(0, colon);
         const text = colon < 0 ? "" : line.slice(colon + (line[colon + 1] === " " ? 2 : 1));
         if (!line) {
+          // As in EventSource, an id sets the resume position even in a block without data.
+          if (id !== undefined) lastEventId = id;
           if (data !== undefined) dispatch(type || "message", data, id);
           type = "";
           data = id = undefined;
@@ -141,19 +156,20 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
     announcedWaitMs = undefined;
     const current = (request = new AbortController());
     try {
-      token ??= await setup.token?.();
+      if (setup.token) token ??= await withinTokenTimeout(setup.token);
       const url = new URL(setup.url);
       for (const topic of setup.topics) url.searchParams.append("topic", topic);
-      if (token) url.searchParams.set("access_token", token);
       if (lastEventId) url.searchParams.set("lastEventId", lastEventId);
+      // The token goes in a header, which fetch can send and EventSource cannot: URLs end up in access logs.
+      const headers: Record<string, string> = { accept: "text/event-stream", ...(token && { authorization: `Bearer ${token}` }) };
       const credentials = setup.withCredentials ? "include" : "same-origin";
-      const response = await fetch(url, { signal: current.signal, cache: "no-store", credentials, headers: { accept: "text/event-stream" } });
+      const response = await fetch(url, { signal: current.signal, cache: "no-store", credentials, headers });
       const { status } = response;
       if (status === 200 && response.headers.get("content-type")?.startsWith("text/event-stream")) {
         attempt = 0;
         sink.status("open");
         scheduleRenewal(current);
-        await read(response.body!);
+        await read(response.body!, current);
       } else {
         await response.body?.cancel();
         if (PERMANENT.includes(status)) return -status;
@@ -164,6 +180,7 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
       // A dropped connection, a failed token call, or our own abort: the same way back.
     } finally {
       clearTimeout(renewal);
+      clearTimeout(idle);
       current.abort();
     }
     return announcedWaitMs ?? backoff();

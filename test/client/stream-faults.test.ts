@@ -16,7 +16,7 @@ import { eventually } from "../support/wait.ts";
  * the waits themselves are what the browser tests measure.
  */
 
-type Fault = "cut" | 401 | 429 | 503 | 500 | "reset" | "not-sse";
+type Fault = "cut" | 401 | 429 | 503 | 500 | "reset" | "not-sse" | "stall";
 
 interface FaultFront {
   readonly url: string;
@@ -35,6 +35,8 @@ async function startFaultFront(gatewayUrl: string): Promise<FaultFront> {
     const fault = front.queue.shift();
     if (fault === "reset") return void request.socket.destroy();
     if (fault === "not-sse") return void response.writeHead(200, { "content-type": "text/html" }).end("<p>a login page</p>");
+    // A connection that stays up and carries nothing more, as one through a dead NAT entry does.
+    if (fault === "stall") return void response.writeHead(200, { "content-type": "text/event-stream" }).write("retry: 1000\n\n");
     if (typeof fault === "number") return void response.writeHead(fault, { "retry-after": "0" }).end("{}");
     const upstream = http.request(new URL(request.url!, gatewayUrl), { headers: request.headers }, (incoming) => {
       response.writeHead(incoming.statusCode!, incoming.headers);
@@ -64,7 +66,8 @@ describe("the client's stream under faults", () => {
   const random = Math.random;
 
   before(async () => {
-    gateway = await startGateway();
+    // Heartbeats every second, so that a live stream is never silent for the idle timeout below.
+    gateway = await startGateway({ HEARTBEAT_INTERVAL_MS: "1000" });
     front = await startFaultFront(gateway.url);
     Math.random = () => 0;
   });
@@ -117,6 +120,30 @@ describe("the client's stream under faults", () => {
       }),
       { numRuns: 12 },
     );
+  });
+
+  test("a stream silent past idleTimeoutMs is taken for dead: the client reopens it from its last id and loses nothing", async () => {
+    const received: StreamEvent[] = [];
+    let opens = 0;
+    await eventually(() => front.open.size === 0, 5000, "the earlier tests' streams gone");
+    const stop = openStream(
+      { url: `${front.url}/events`, topics: [], lastEventId: "", token: () => token({ sub: "quiet" }), idleTimeoutMs: 2500 },
+      { event: (event) => received.push(event), status: (status) => (opens += Number(status === "open")) },
+    );
+    try {
+      await eventually(() => opens === 1, 5000, "the stream open");
+      const first = (await publish(gateway.url, { users: ["quiet"], type: "t" })).body.id;
+      await eventually(() => received.length === 1, 5000, "the first event");
+      front.queue.push("stall");
+      for (const response of front.open) response.destroy();
+      await eventually(() => front.queue.length === 0, 5000, "the stalled connection taken");
+      const second = (await publish(gateway.url, { users: ["quiet"], type: "t" })).body.id;
+      await eventually(() => received.length >= 2, 5000, "the event through a reopened stream");
+      assert.deepEqual(received.map((event) => event.id), [first, second]);
+      assert.equal(opens, 3, "the first stream, the stalled one (a 200 like any other), the reopened one");
+    } finally {
+      stop();
+    }
   });
 
   test("a permanent refusal (403) ends in closed without retrying", async () => {
