@@ -6,8 +6,7 @@ import { HEARTBEAT_FRAME, controlFrame, eventFrame, retryFrame } from "./frames.
 import { HEARTBEAT_SLICES, Rotation } from "./heartbeat-rotation.ts";
 import { OpenRate } from "./open-rate.ts";
 import { ReadGate } from "./read-gate.ts";
-import { NODE_TIMERS, StreamCursor, type CloseReason, type CursorBus, type CursorTimers, type StreamStart } from "./stream-cursor.ts";
-import type { StreamSink } from "./stream-sink.ts";
+import { NODE_TIMERS, StreamCursor, cursorContext, type CloseReason, type CursorContext, type CursorStream, type CursorTimers } from "./stream-cursor.ts";
 
 export { REFETCH_EVENT } from "./stream-cursor.ts";
 
@@ -31,11 +30,7 @@ export interface HubOptions {
 }
 
 /** A stream to open: whose, what it listens to, where it starts and where its bytes go. */
-export interface StreamRequest {
-  readonly userId: string;
-  readonly channels: readonly string[];
-  readonly sink: StreamSink;
-  readonly start: StreamStart;
+export interface StreamRequest extends CursorStream {
   /** Seconds since the epoch when the token expires (JWT `exp`), if it does. */
   readonly expiresAt?: number;
 }
@@ -52,11 +47,6 @@ const RETRY_BACKOFF = { baseMs: 100, maxMs: 2000 };
 export const TOKEN_EXPIRED_EVENT = "gateway.token-expired";
 export const DRAINING_EVENT = "gateway.draining";
 
-interface Registration {
-  readonly userId: string;
-  readonly expires: boolean;
-}
-
 /**
  * The live streams of this instance: admits them, routes each live event to the cursors of its
  * channels, keeps them alive with heartbeats and ends them on token expiry or shutdown. Each
@@ -66,11 +56,10 @@ interface Registration {
 export class Hub implements BusListener {
   readonly stats = { delivered: 0, slowClientDisconnects: 0, busFailures: 0 };
   readonly #bus: EventBus;
-  readonly #cursorBus: CursorBus;
+  readonly #cursors: CursorContext;
   readonly #options: HubOptions;
   readonly #now: () => number;
   readonly #byChannel = new Map<string, Set<StreamCursor>>();
-  readonly #registrations = new Map<StreamCursor, Registration>();
   readonly #perUser = new Map<string, number>();
   readonly #rotation = new Rotation<StreamCursor>(HEARTBEAT_SLICES);
   readonly #expiry: ExpiryWheel<StreamCursor>;
@@ -81,14 +70,28 @@ export class Hub implements BusListener {
 
   constructor(bus: EventBus, options: HubOptions) {
     this.#bus = bus;
-    const gate = new ReadGate(READ_CONCURRENCY);
-    this.#cursorBus = {
-      watch: (channel) => bus.watch(channel),
-      head: () => bus.head(),
-      readPage: (channels, after, limits) => gate.run(() => bus.readPage(channels, after, limits)),
-    };
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    const gate = new ReadGate(READ_CONCURRENCY);
+    this.#cursors = cursorContext({
+      bus: {
+        watch: (channel) => bus.watch(channel),
+        head: () => bus.head(),
+        readPage: (channels, after, limits) => gate.run(() => bus.readPage(channels, after, limits)),
+      },
+      maxBufferBytes: options.maxBufferBytes,
+      stallMs: CATCH_UP_STALL_MS,
+      backoff: RETRY_BACKOFF,
+      timers: options.timers ?? NODE_TIMERS,
+      random: Math.random,
+      now: this.#now,
+      onBusFailure: (what, error) => {
+        this.stats.busFailures++;
+        this.#failures.failed(what, error);
+      },
+      onClosed: (cursor, why) => this.#unregister(cursor, why),
+      currentTick: () => this.#rotation.tick,
+    });
     this.#expiry = new ExpiryWheel(this.#now() / 1000);
     this.#openRate = new OpenRate(options.maxOpensPerUserPerMinute, this.#now);
     this.#failures = new FailureLog((message, error) => options.onError?.(message, error), this.#now);
@@ -123,24 +126,7 @@ export class Hub implements BusListener {
    * gone is let go at once, so it never holds a slot.
    */
   open(request: StreamRequest): StreamCursor {
-    const cursor = new StreamCursor({
-      bus: this.#cursorBus,
-      sink: request.sink,
-      channels: request.channels,
-      start: request.start,
-      maxBufferBytes: this.#options.maxBufferBytes,
-      stallMs: CATCH_UP_STALL_MS,
-      backoff: RETRY_BACKOFF,
-      timers: this.#options.timers ?? NODE_TIMERS,
-      random: Math.random,
-      now: this.#now,
-      onBusFailure: (what, error) => {
-        this.stats.busFailures++;
-        this.#failures.failed(what, error);
-      },
-      onClosed: (closed, why) => this.#unregister(closed, why),
-      currentTick: () => this.#rotation.tick,
-    });
+    const cursor = new StreamCursor(this.#cursors, request);
     this.#register(cursor, request);
     // Jittered per stream: an abrupt cut (a crash, the load balancer, a lost zone) ends many
     // streams at once, and their reconnects should not arrive at once.
@@ -173,7 +159,7 @@ export class Hub implements BusListener {
 
   resync(channels?: readonly string[]): void {
     if (channels === undefined) {
-      for (const cursor of [...this.#registrations.keys()]) cursor.resync();
+      for (const cursor of this.#rotation.all()) cursor.resync();
       return;
     }
     const affected = new Set<StreamCursor>();
@@ -193,7 +179,7 @@ export class Hub implements BusListener {
    */
   async drain(graceMs: number): Promise<void> {
     this.refuseNewStreams();
-    const cursors = [...this.#registrations.keys()];
+    const cursors = this.#rotation.all();
     const stepMs = 100;
     const steps = Math.max(1, Math.floor((graceMs * 0.8) / stepMs));
     const perStep = Math.ceil(cursors.length / steps);
@@ -208,7 +194,7 @@ export class Hub implements BusListener {
 
   close(): void {
     for (const timer of this.#timers) clearInterval(timer);
-    for (const cursor of [...this.#registrations.keys()]) cursor.destroy();
+    for (const cursor of this.#rotation.all()) cursor.destroy();
   }
 
   #refusal(userId: string): Refusal | undefined {
@@ -233,17 +219,14 @@ export class Hub implements BusListener {
       if (!cursors) this.#byChannel.set(channel, (cursors = new Set()));
       cursors.add(cursor);
     }
-    this.#registrations.set(cursor, { userId: request.userId, expires: request.expiresAt !== undefined });
     this.#perUser.set(request.userId, (this.#perUser.get(request.userId) ?? 0) + 1);
     this.#rotation.add(cursor);
     if (request.expiresAt !== undefined) this.#expiry.add(cursor, request.expiresAt);
   }
 
-  /** The one way out of the hub, whatever ended the stream. */
+  /** The one way out of the hub, whatever ended the stream (a cursor closes once). */
   #unregister(cursor: StreamCursor, why: CloseReason): void {
-    const registration = this.#registrations.get(cursor);
-    if (!registration) return;
-    this.#registrations.delete(cursor);
+    const { userId } = cursor;
     if (why === "slow-client") this.stats.slowClientDisconnects++;
     for (const channel of cursor.channels) {
       const cursors = this.#byChannel.get(channel);
@@ -254,11 +237,11 @@ export class Hub implements BusListener {
         this.#bus.unwatch(channel);
       }
     }
-    const count = (this.#perUser.get(registration.userId) ?? 1) - 1;
-    if (count === 0) this.#perUser.delete(registration.userId);
-    else this.#perUser.set(registration.userId, count);
+    const count = (this.#perUser.get(userId) ?? 1) - 1;
+    if (count === 0) this.#perUser.delete(userId);
+    else this.#perUser.set(userId, count);
     this.#rotation.remove(cursor);
-    if (registration.expires) this.#expiry.remove(cursor);
+    this.#expiry.remove(cursor);
   }
 
   #heartbeatTick(): void {

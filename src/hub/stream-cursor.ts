@@ -1,9 +1,9 @@
 import type { EventBus, HistoryPage } from "../bus/event-bus.ts";
 import { comparePositions, formatEventId, type EventPosition } from "../events/event-id.ts";
 import type { GatewayEvent } from "../events/event.ts";
-import { Backoff } from "./backoff.ts";
+import { backoffDelay, type BackoffLimits } from "./backoff.ts";
 import { controlFrame, eventFrame } from "./frames.ts";
-import { HeldEvents } from "./held-events.ts";
+import { HeldEvents, type HeldLimits } from "./held-events.ts";
 import type { StreamSink } from "./stream-sink.ts";
 
 /** What a cursor asks of the bus. */
@@ -28,16 +28,22 @@ export type StreamStart =
   | { readonly kind: "head" }
   | { readonly kind: "unusable-id" };
 
-export interface CursorOptions {
-  readonly bus: CursorBus;
+/** One stream: whose it is, where its bytes go, what it listens to, where it starts. */
+export interface CursorStream {
+  readonly userId: string;
   readonly sink: StreamSink;
   readonly channels: readonly string[];
   readonly start: StreamStart;
+}
+
+/** What every cursor of a hub shares. */
+export interface CursorSettings {
+  readonly bus: CursorBus;
   /** Queued bytes past which the client is too slow and is dropped. */
   readonly maxBufferBytes: number;
   /** A client that takes none of its catch-up for this long is dropped. */
   readonly stallMs: number;
-  readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+  readonly backoff: BackoffLimits;
   readonly timers: CursorTimers;
   readonly random: () => number;
   /** Every bus failure, for the hub to count and log. */
@@ -48,6 +54,20 @@ export interface CursorOptions {
   readonly onClosed: (cursor: StreamCursor, why: CloseReason) => void;
   /** The heartbeat rotation's tick, kept at each write so that only quiet streams get heartbeats. */
   readonly currentTick: () => number;
+}
+
+/** The settings, with the limits derived from them once for all the hub's cursors. */
+export interface CursorContext extends CursorSettings {
+  readonly pageLimits: { readonly maxEvents: number; readonly maxBytes: number };
+  readonly heldLimits: HeldLimits;
+}
+
+export function cursorContext(settings: CursorSettings): CursorContext {
+  return {
+    ...settings,
+    pageLimits: { maxEvents: MAX_PAGE_EVENTS, maxBytes: Math.max(1, Math.floor(settings.maxBufferBytes / FLUSH_SHARE)) },
+    heldLimits: { maxEvents: MAX_HELD_EVENTS, maxBytes: settings.maxBufferBytes * 2 },
+  };
 }
 
 export type CloseReason = "client-gone" | "slow-client" | "ended";
@@ -77,16 +97,19 @@ const MAX_HELD_EVENTS = 1000;
  * fails. The hub routes live events to it and nothing else.
  */
 export class StreamCursor {
+  readonly userId: string;
   readonly channels: readonly string[];
   readonly sink: StreamSink;
   /** The heartbeat rotation's bookkeeping (heartbeat-rotation.ts). */
   lastWriteTick = 0;
   rotationBucket = -1;
   rotationIndex = -1;
-  readonly #options: CursorOptions;
-  readonly #held: HeldEvents;
-  readonly #backoff: Backoff;
-  readonly #pageLimits: { readonly maxEvents: number; readonly maxBytes: number };
+  readonly #options: CursorContext;
+  /** Only while catching up: an idle live stream holds nothing. */
+  #held: HeldEvents | undefined;
+  /** Failed attempts in a row, for the backoff. */
+  #failures = 0;
+  readonly #refetchAtStart: boolean;
   #state: CursorState = "opening";
   #ms = 0;
   #seq = 0;
@@ -101,16 +124,15 @@ export class StreamCursor {
   /** What a retry runs: the step that failed. */
   #retry: (() => void) | undefined;
 
-  constructor(options: CursorOptions) {
-    this.#options = options;
-    this.channels = options.channels;
-    this.sink = options.sink;
-    this.#backoff = new Backoff(options.backoff.baseMs, options.backoff.maxMs, options.random);
-    this.#pageLimits = { maxEvents: MAX_PAGE_EVENTS, maxBytes: Math.max(1, Math.floor(options.maxBufferBytes / FLUSH_SHARE)) };
-    this.#held = new HeldEvents({ maxEvents: MAX_HELD_EVENTS, maxBytes: options.maxBufferBytes * 2 });
-    this.#placed = options.start.kind === "after";
-    this.#openedAt = options.now();
-    if (options.start.kind === "after") this.#moveTo(options.start.position);
+  constructor(context: CursorContext, stream: CursorStream) {
+    this.#options = context;
+    this.userId = stream.userId;
+    this.channels = stream.channels;
+    this.sink = stream.sink;
+    this.#placed = stream.start.kind === "after";
+    this.#refetchAtStart = stream.start.kind === "unusable-id";
+    this.#openedAt = context.now();
+    if (stream.start.kind === "after") this.#moveTo(stream.start.position);
   }
 
   get state(): CursorState {
@@ -124,7 +146,7 @@ export class StreamCursor {
 
   /** Live events waiting for the catch-up to end, and their bytes of data. */
   get held(): { readonly events: number; readonly bytes: number } {
-    return { events: this.#held.size, bytes: this.#held.bytes };
+    return { events: this.#held?.size ?? 0, bytes: this.#held?.bytes ?? 0 };
   }
 
   /** Starts the stream's life; the response head is already sent. */
@@ -143,7 +165,7 @@ export class StreamCursor {
       this.#moveTo(event);
       return true;
     }
-    if (this.#state !== "closed") this.#held.add(event);
+    if (this.#state !== "closed") (this.#held ??= new HeldEvents(this.#options.heldLimits)).add(event);
     return false;
   }
 
@@ -153,7 +175,7 @@ export class StreamCursor {
     else if (this.#state === "catching-up") this.#readAgain = true;
     else if (this.#state === "retry-wait") {
       // The bus says it works again: no reason to wait out the backoff.
-      this.#backoff.reset();
+      this.#failures = 0;
       this.#retry?.();
     }
   }
@@ -198,7 +220,7 @@ export class StreamCursor {
       return;
     }
     if (step !== this.#step) return;
-    this.#backoff.reset();
+    this.#failures = 0;
     if (head) this.#place(head);
     this.#catchUp();
   }
@@ -206,7 +228,7 @@ export class StreamCursor {
   #place(start: EventPosition): void {
     this.#placed = true;
     this.#moveTo(start);
-    if (this.#options.start.kind === "unusable-id") {
+    if (this.#refetchAtStart) {
       this.#write(controlFrame(REFETCH_EVENT, { reason: "unusable-last-event-id" }, formatEventId(start)));
     }
   }
@@ -219,16 +241,16 @@ export class StreamCursor {
     const step = this.#begin("catching-up");
     if (step === undefined) return;
     this.#readAgain = false;
-    this.#held.readBegins();
+    this.#held?.readBegins();
     let page: HistoryPage;
     try {
-      page = await this.#options.bus.readPage(this.channels, this.position, this.#pageLimits);
+      page = await this.#options.bus.readPage(this.channels, this.position, this.#options.pageLimits);
     } catch (error) {
       this.#failed(step, "reading history", error, () => this.#catchUp());
       return;
     }
     if (step !== this.#step) return;
-    this.#backoff.reset();
+    this.#failures = 0;
     if (!page.complete) {
       // History no longer reaches back to the position: the client reloads its state as of head.
       this.#moveTo(page.head);
@@ -239,13 +261,15 @@ export class StreamCursor {
       if (comparePositions(this.position, page.head) > 0) this.#moveTo(page.head);
     }
     if (step !== this.#step) return;
-    if (!page.complete || page.more || this.#readAgain || this.#held.overflowed) this.#afterFlush(step, () => this.#catchUp());
+    if (!page.complete || page.more || this.#readAgain || this.#held?.overflowed) this.#afterFlush(step, () => this.#catchUp());
     else this.#goLive();
   }
 
   #goLive(): void {
     if (this.#begin("live") === undefined) return;
-    this.#writeAll(this.#held.takeAll());
+    const held = this.#held?.takeAll() ?? [];
+    this.#held = undefined;
+    this.#writeAll(held);
   }
 
   /** Writes the events newer than the position, in order; stops if the stream closes meanwhile. */
@@ -263,7 +287,7 @@ export class StreamCursor {
    * A client that takes nothing for stallMs is too slow for its catch-up and is dropped.
    */
   #afterFlush(step: number, next: () => void): void {
-    if (this.sink.bufferedBytes <= this.#pageLimits.maxBytes) {
+    if (this.sink.bufferedBytes <= this.#options.pageLimits.maxBytes) {
       next();
       return;
     }
@@ -293,7 +317,7 @@ export class StreamCursor {
     this.#retry = again;
     this.#timer = this.#options.timers.set(() => {
       if (retryStep === this.#step) again();
-    }, this.#backoff.next());
+    }, backoffDelay(this.#failures++, this.#options.backoff, this.#options.random));
   }
 
   /** Enters a state, abandoning what the previous step waited for; undefined once closed. */
@@ -319,7 +343,7 @@ export class StreamCursor {
 
   #close(why: CloseReason): void {
     if (this.#begin("closed") === undefined) return;
-    this.#held.takeAll();
+    this.#held = undefined;
     this.#options.onClosed(this, why);
   }
 

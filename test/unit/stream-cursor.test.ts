@@ -5,7 +5,7 @@ import { BusUnavailableError, type HistoryPage, type PageLimits } from "../../sr
 import { comparePositions, formatEventId, type EventPosition } from "../../src/events/event-id.ts";
 import type { GatewayEvent } from "../../src/events/event.ts";
 import { eventFrame } from "../../src/hub/frames.ts";
-import { StreamCursor, type CursorBus, type CursorTimers, type StreamStart } from "../../src/hub/stream-cursor.ts";
+import { StreamCursor, cursorContext, type CursorBus, type CursorTimers, type StreamStart } from "../../src/hub/stream-cursor.ts";
 import { TestSink } from "../support/test-sink.ts";
 
 const CHANNELS = ["u:a", "t:x"];
@@ -159,11 +159,8 @@ function makeWorld(start: { kind: StreamStart["kind"]; afterEvents: number }, hi
   const streamStart: StreamStart = start.kind === "after" ? { kind: "after", position } : { kind: start.kind };
   world.start = start.kind === "after" ? position : undefined;
   world.newestAtOpen = bus.history.at(-1) ?? { ms: 0, seq: 0 };
-  world.cursor = new StreamCursor({
+  const context = cursorContext({
     bus,
-    sink,
-    channels: CHANNELS,
-    start: streamStart,
     maxBufferBytes: MAX_BUFFER_BYTES,
     stallMs: 30_000,
     backoff: { baseMs: 100, maxMs: 2000 },
@@ -174,6 +171,7 @@ function makeWorld(start: { kind: StreamStart["kind"]; afterEvents: number }, hi
     onClosed: (_cursor, why) => (world.closedBy = why),
     currentTick: () => 0,
   });
+  world.cursor = new StreamCursor(context, { userId: "a", sink, channels: CHANNELS, start: streamStart });
   sink.onClose(() => world.cursor.clientGone());
   world.cursor.start();
   return world;
