@@ -241,6 +241,21 @@ describe("Lambda authorizer answers", () => {
     fc.record({ isAuthorized: fc.boolean(), context: fc.record({ topics: fc.oneof(fc.string(), fc.anything()) }, { requiredKeys: [] }) }, { requiredKeys: [] }),
   );
 
+  it("maps the configured keys, both topic spellings and context.expiresAt into the principal", () => {
+    const allowAll = { Statement: [{ Effect: "Allow", Action: "execute-api:Invoke", Resource: methodArn }] };
+    const policyAnswer = { principalId: "alice", policyDocument: allowAll, context: { topics: " news , orders.* ", expiresAt: "1800000600" } };
+    assert.deepEqual(lambdaDecision(policyAnswer, methodArn, keys, 1_800_000_000), {
+      allowed: true,
+      principal: { userId: "alice", topicPatterns: ["news", "orders.*"], expiresAt: 1_800_000_600 },
+    });
+    const simpleAnswer = { isAuthorized: true, context: { user: { id: 42 }, allowed: '["a.*"]', expiresAt: 1_800_000_060 } };
+    assert.deepEqual(lambdaDecision(simpleAnswer, methodArn, { userId: "context.user.id", topics: "context.allowed" }, 1_800_000_000), {
+      allowed: true,
+      principal: { userId: "42", topicPatterns: ["a.*"], expiresAt: 1_800_000_060 },
+    });
+    assert.equal(lambdaDecision({ ...policyAnswer, context: { expiresAt: 1_799_999_999 } }, methodArn, keys, 1_800_000_000).allowed, false, "an expired grant is a refusal");
+  });
+
   it("either grants, refuses or fails as invalid_answer, whatever the function returns", () => {
     fc.assert(
       fc.property(answer, (returned) => {
