@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { Redis } from "ioredis";
 import { connectSse, type SseConnection } from "../support/sse-client.ts";
 import { token } from "../support/gateway.ts";
 import { startGatewayGroup, type GatewayGroup } from "../support/redis-cluster.ts";
@@ -97,6 +98,36 @@ describe("SQS with the Redis bus", { skip, timeout: 60_000 }, () => {
     } finally {
       onFirst.close();
       onSecond.close();
+    }
+  });
+
+  test("an event the bus refuses for good leaves its message to the redrive policy at once, counted, while the others flow", async () => {
+    const queue = await sqs.createQueue({ maxReceiveCount: 2, visibilityTimeoutSeconds: 2 });
+    group = await startGatewayGroup(redis.url, 1, { ...sqs.gatewayEnv(queue), SQS_VISIBILITY_TIMEOUT_SECONDS: "2" });
+    const url = group.instances[0]!.url;
+    // A key of the wrong type where the user's history should be: every publish to that user is refused.
+    const admin = new Redis(redis.url);
+    await admin.set(`${group.env.REDIS_KEY_PREFIX}ids:u:broken`, "not a stream");
+    const stream = await connectSse(url, { token: await token({ sub: "ivan" }) });
+    try {
+      const refused = eventBridgeEvent("refused", { userId: "broken" });
+      await sqs.send(queue, refused);
+      for (const index of range(5)) await sqs.send(queue, eventBridgeEvent("fine", { userId: "ivan", index }));
+      await stream.waitFor(5, (event) => event.event === "fine", 10_000);
+      // Received twice (once per visibility timeout, never kept hidden longer), then the redrive policy moves it.
+      const dead = await eventually(async () => {
+        const bodies = await sqs.drain(queue.dlqUrl, 1);
+        return bodies.length > 0 ? bodies : undefined;
+      }, 15_000, "the refused message in the DLQ");
+      assert.deepEqual(dead.map((body) => JSON.parse(body).id), [refused.id]);
+      assert.equal(await metricValue(url, 'sse_gateway_sqs_messages_failed_total{reason="bus_rejected"}'), 2);
+      assert.equal(await metricValue(url, 'sse_gateway_sqs_messages_failed_total{reason="bus_unavailable"}'), 0);
+      assert.equal(await metricValue(url, "sse_gateway_sqs_messages_delivered_total"), 5);
+    } finally {
+      stream.close();
+      admin.disconnect();
+      await group.stop();
+      group = undefined;
     }
   });
 });

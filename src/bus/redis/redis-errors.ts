@@ -4,10 +4,25 @@ import { BusRejectedError, BusUnavailableError } from "../event-bus.ts";
 /**
  * Error replies that say "not now" rather than "never": loading a data set, a replica during a
  * failover, a script running too long, a primary without enough replicas, memory full (keys
- * expire), a failing snapshot. Anything else Redis answers with an error (a script error, a key
- * of the wrong type, a refusal of the gateway's own scripts) will be answered the same way again.
+ * expire), a failing snapshot, and refusals of the connection's user (ACL, credentials), which
+ * hold for every event alike until an operator fixes them. Anything else Redis answers with an
+ * error (a script error, a key of the wrong type, a refusal of the gateway's own scripts) is about
+ * this very request and will be answered the same way again.
  */
-const TRANSIENT_REPLIES = new Set(["LOADING", "READONLY", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "OOM", "MISCONF"]);
+const TRANSIENT_REPLIES = new Set([
+  "LOADING",
+  "READONLY",
+  "BUSY",
+  "MASTERDOWN",
+  "TRYAGAIN",
+  "CLUSTERDOWN",
+  "NOREPLICAS",
+  "OOM",
+  "MISCONF",
+  "NOPERM",
+  "NOAUTH",
+  "WRONGPASS",
+]);
 
 /**
  * One failure taxonomy for every Redis call of the bus: an error reply is permanent unless its
