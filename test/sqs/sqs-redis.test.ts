@@ -103,11 +103,11 @@ describe("SQS with the Redis bus", { skip, timeout: 60_000 }, () => {
 
   test("an event the bus refuses for good leaves its message to the redrive policy at once, counted, while the others flow", async () => {
     const queue = await sqs.createQueue({ maxReceiveCount: 2, visibilityTimeoutSeconds: 2 });
-    group = await startGatewayGroup(redis.url, 1, { ...sqs.gatewayEnv(queue), SQS_VISIBILITY_TIMEOUT_SECONDS: "2" });
-    const url = group.instances[0]!.url;
+    const refusing = await startGatewayGroup(redis.url, 1, { ...sqs.gatewayEnv(queue), SQS_VISIBILITY_TIMEOUT_SECONDS: "2" });
+    const url = refusing.instances[0]!.url;
     // A key of the wrong type where the user's history should be: every publish to that user is refused.
     const admin = new Redis(redis.url);
-    await admin.set(`${group.env.REDIS_KEY_PREFIX}ids:u:broken`, "not a stream");
+    await admin.set(`${refusing.env.REDIS_KEY_PREFIX}ids:u:broken`, "not a stream");
     const stream = await connectSse(url, { token: await token({ sub: "ivan" }) });
     try {
       const refused = eventBridgeEvent("refused", { userId: "broken" });
@@ -126,8 +126,7 @@ describe("SQS with the Redis bus", { skip, timeout: 60_000 }, () => {
     } finally {
       stream.close();
       admin.disconnect();
-      await group.stop();
-      group = undefined;
+      await refusing.stop();
     }
   });
 });
