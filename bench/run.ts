@@ -11,10 +11,12 @@ import { FULL_PLAN, QUICK_PLAN, type BenchPlan } from "./scenarios/plan.ts";
 import type { ServerRun } from "./scenarios/results.ts";
 import { runServerScenarios } from "./scenarios/server-scenarios.ts";
 import { contenders } from "./servers/contenders.ts";
+import { STORAGE_V1_COMMIT, checkOutSources, measureStorage, storageSection, type StorageFigures } from "./redis-storage.ts";
 import { runWriterChoice } from "./sse-writer-choice.ts";
 
 /**
- * `npm run bench` (quick), `npm run bench -- --full`, `npm run bench -- --writers`.
+ * `npm run bench` (quick), `npm run bench -- --full`, `npm run bench -- --writers`,
+ * `npm run bench -- --redis [--redis-before <commit>|none]` (Redis storage, before and after).
  * Runs the gateway, nginx + nchan and a bare Node server through the same scenarios and writes
  * benchmarks.md with the figures, their ratios and p99 charts: to artifacts/bench/, or to docs/
  * with `--write-docs`.
@@ -25,6 +27,8 @@ const { values: flags } = parseArgs({
     writers: { type: "boolean", default: false },
     servers: { type: "string" },
     "write-docs": { type: "boolean", default: false },
+    redis: { type: "boolean", default: false },
+    "redis-before": { type: "string", default: STORAGE_V1_COMMIT },
   },
 });
 const dir = outputDir(flags["write-docs"]);
@@ -67,6 +71,27 @@ function writtenNote(): string {
   return dir === DOCS_DIR ? "" : " (docs/ unchanged: --write-docs updates docs/benchmarks.md and its charts)";
 }
 
+/** The Redis storage figures of an older commit (before) and of this checkout (after). */
+async function compareRedisStorage(): Promise<void> {
+  const figures: StorageFigures[] = [];
+  const before = flags["redis-before"];
+  if (before !== "none") {
+    const sources = checkOutSources(before);
+    try {
+      log(`Redis storage at ${before}`);
+      figures.push(await measureStorage(`before (${before})`, sources.root));
+    } finally {
+      sources.remove();
+    }
+  }
+  log("Redis storage of this checkout");
+  figures.push(await measureStorage("after (this checkout)", new URL("..", import.meta.url).pathname));
+  const section = storageSection(figures, environmentLines());
+  log(section);
+  log(`written to ${await writeDocSection(dir, "redis-storage", section)}${writtenNote()}`);
+}
+
 pinSelfToLoad();
-if (flags.writers) await runWriterChoice(flags.full ? "full" : "quick", dir, log);
+if (flags.redis) await compareRedisStorage();
+else if (flags.writers) await runWriterChoice(flags.full ? "full" : "quick", dir, log);
 else await compareServers(flags.full ? FULL_PLAN : QUICK_PLAN);

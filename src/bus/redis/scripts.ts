@@ -106,9 +106,11 @@ local histories = {}
 for i = FIRST_HISTORY, #KEYS, 2 do
   local history = { key = KEYS[i], trim_key = KEYS[i + 1], cut = 0 }
   history.length = read('XLEN', history.key) or 0
-  history.trimmed = read('GET', history.trim_key)
-  if history.trimmed and not parse_id(history.trimmed) then refuse('the trim point is not an id', history.trim_key) end
-  if history.length > 0 then
+  if history.length == 0 then
+    -- Only a new history needs its old trim point (one that outlived it); a cut always goes later.
+    history.trimmed = read('GET', history.trim_key)
+    if history.trimmed and not parse_id(history.trimmed) then refuse('the trim point is not an id', history.trim_key) end
+  else
     local top = read('XREVRANGE', history.key, '+', '-', 'COUNT', 1)
     if top and top[1] and not id_less(top[1][1], id) then refuse('the history is ahead of the last id', history.key) end
     local aged = read('XRANGE', history.key, '-', '(' .. aged_before, 'COUNT', trim_step)
@@ -116,21 +118,19 @@ for i = FIRST_HISTORY, #KEYS, 2 do
   end
   histories[#histories + 1] = history
 end
-local event_key = event_prefix .. id
-if read('EXISTS', event_key) == 1 then refuse('an event is already stored under the new id', event_key) end
 if refusal then return redis.error_reply(refusal) end
 
 -- 2. Writes, none of which can fail now.
 if epoch then redis.call('SET', KEYS[2], epoch) end
 redis.call('SET', KEYS[1], id)
-redis.call('SET', event_key, event_type .. '\\n' .. channels .. '\\n' .. data, 'PX', max_age)
+redis.call('SET', event_prefix .. id, event_type .. '\\n' .. channels .. '\\n' .. data, 'PX', max_age)
 -- A history that is new may follow one that expired with all its events: those were older than
 -- the age limit and not newer than the previous id, so readers behind that point must refetch.
 local expired_through = aged_before
 if previous and id_less(previous, expired_through) then expired_through = previous end
 for _, history in ipairs(histories) do
-  local trimmed = history.trimmed
-  if history.length == 0 then trimmed = later(trimmed, expired_through) end
+  local trimmed
+  if history.length == 0 then trimmed = later(history.trimmed, expired_through) end
   redis.call('XADD', history.key, id, 'n', #data)
   local excess = math.min(history.length + 1 - max_events, trim_step)
   if excess > history.cut then
@@ -139,10 +139,12 @@ for _, history in ipairs(histories) do
   if history.cut_through then
     local cut_ms, cut_seq = parse_id(history.cut_through)
     redis.call('XTRIM', history.key, 'MINID', format_id(cut_ms, cut_seq + 1))
-    trimmed = later(trimmed, history.cut_through)
+    trimmed = history.cut_through
   end
   redis.call('PEXPIRE', history.key, max_age)
-  if trimmed then redis.call('SET', history.trim_key, trimmed, 'PX', max_age) end
+  -- The trim point lives as long as its history (neither SET nor PEXPIRE fails on any key).
+  if trimmed then redis.call('SET', history.trim_key, trimmed, 'PX', max_age)
+  else redis.call('PEXPIRE', history.trim_key, max_age) end
 end
 -- One recipient (the common per-user event): the event itself, saving each instance a fetch.
 -- Several: the id only, and each instance fetches the event once however many it watches.
