@@ -24,7 +24,7 @@ import type { RetentionOptions } from "./retention.ts";
 
 /** Commands waiting for Redis at once; past this a slow Redis gets 503s instead of a growing queue. */
 const MAX_IN_FLIGHT = 1000;
-/** After a failed history read on a healthy connection, streams are caught up again this much later. */
+/** After live events were lost on a healthy connection, streams are caught up this much later. */
 const RESYNC_RETRY_MS = 1000;
 
 type ScriptRunner = (numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
@@ -139,7 +139,6 @@ export class RedisBus implements EventBus {
       // Live events of these channels must flow before history is read, or some could fall between.
       await this.#live.confirmed(channels);
     } catch (error) {
-      this.#scheduleResync();
       throw new BusUnavailableError(`Redis subscription failed: ${(error as Error).message}`);
     }
     const [complete, head, more, ...found] = (await this.#run("reading history", () =>
@@ -154,10 +153,7 @@ export class RedisBus implements EventBus {
         limits.maxBytes,
         this.#keys.eventPrefix,
       ),
-    ).catch((error: unknown) => {
-      this.#scheduleResync();
-      throw error;
-    })) as [number, string | null, number?, ...string[]];
+    )) as [number, string | null, number?, ...string[]];
     // A new data set (Redis lost its data, or nothing was ever published): it starts here.
     if (complete === NO_EPOCH) return { events: [], complete: false, more: false, head: await this.head() };
     const headPosition = (head && parseEventId(head)) || ORIGIN;
@@ -224,7 +220,7 @@ export class RedisBus implements EventBus {
     this.#listener?.resync();
   }
 
-  /** A read failed with Redis still connected (slow, or a subscription replaced): try again soon. */
+  /** Live events were lost with both connections up: catch up a little later, at most once a second. */
   #scheduleResync(): void {
     this.#needsResync = true;
     if (this.#resyncTimer) return;

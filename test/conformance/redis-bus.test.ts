@@ -170,11 +170,6 @@ const REDIS_CASES: readonly ConformanceCase[] = [
 busConformance({
   name: "Redis bus",
   hooks: skip ? [] : ["failCommands", "stallCommands", "saturate", "dropLive", "restartEmpty"],
-  pending: [
-    // The Redis bus answers a failed read with a resync of every stream (its #scheduleResync):
-    // each stream retries its own reads now, so that resync has to go.
-    "a failed history read is retried by its stream alone, not by every stream",
-  ],
   async setUp() {
     if (skip) return;
     redis = await startTestRedis();
