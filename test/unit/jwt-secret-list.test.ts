@@ -22,6 +22,17 @@ describe("JWT_SECRET as a comma list", () => {
     }));
   });
 
+  it("answers any value with keys of at least 32 bytes or a ConfigError naming JWT_SECRET, never anything else", () => {
+    fc.assert(fc.property(fc.string({ unit: fc.constantFrom("a", "b", ",", " ", "\u00e9", "\t"), maxLength: 200 }), (value) => {
+      try {
+        const keys = jwtSecretsFrom(value);
+        assert.ok(keys.length >= 1 && keys.length <= 4 && keys.every((key) => key.length >= 32));
+      } catch (error) {
+        assert.ok(error instanceof ConfigError && error.message.startsWith("JWT_SECRET "), String(error));
+      }
+    }), { numRuns: 500 });
+  });
+
   const wrong: Array<[string, RegExp]> = [
     ["short", /at least 32 bytes long for HS256, got 5/],
     [`${"a".repeat(32)},short`, /secret 2 of 2 in the comma list\), got 5/],
