@@ -149,6 +149,7 @@ describe("Lambda authorizer", () => {
     ["topics that are not a list", policy("Allow", "*", { context: { topics: 7 } })],
     ["topics with broken JSON", policy("Allow", "*", { context: { topics: "[oops" } })],
     ["null", null],
+    ["an answer over 64 KiB", policy("Allow", "*", { context: { topics: "x".repeat(70_000) } })],
   ];
   for (const [what, answer] of malformed) {
     it(`answers 502 for ${what}`, async () => {

@@ -133,6 +133,7 @@ describe("authorizer webhook", () => {
     ["an empty sub", { sub: "", expiresAt: 2e9 }],
     ["topics that are not a list", { sub: "x", topics: "news", expiresAt: 2e9 }],
     ["topics that are not strings", { sub: "x", topics: [1], expiresAt: 2e9 }],
+    ["too many topic patterns", { sub: "x", topics: Array.from({ length: 101 }, (_, i) => `t${i}`), expiresAt: 2e9 }],
     ["expiresAt in milliseconds", { sub: "x", expiresAt: Date.now() + 60_000 }],
     ["expiresAt that is not a time", { sub: "x", expiresAt: "tomorrow" }],
   ];

@@ -1,5 +1,8 @@
 import type { SubscriberPrincipal } from "../subscriber-principal.ts";
 
+/** An answer larger than this, from either authorizer, is not an authorizer's answer. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
 /** The headers an authorizer sees; every other header of the stream request stays here. */
 export const FORWARDED_HEADERS = ["cookie", "authorization", "origin", "user-agent", "x-forwarded-for"] as const;
 

@@ -14,7 +14,9 @@ export interface GrantFieldNames {
   readonly expiresAt: string;
 }
 
-const MAX_PATTERNS = 1000;
+/** Bounds what one cached decision can hold: 100 patterns of 256 characters, at most ~26 KB. */
+const MAX_PATTERNS = 100;
+const MAX_PATTERN_LENGTH = 256;
 /** Unix seconds stay below this until the year 5138; a larger value is milliseconds sent by mistake. */
 const LATEST_PLAUSIBLE_SECONDS = 1e11;
 
@@ -26,8 +28,8 @@ export function grantDecision(fields: GrantFields, names: GrantFieldNames, nowSe
   const userId = typeof fields.userId === "number" && Number.isSafeInteger(fields.userId) ? String(fields.userId) : fields.userId;
   if (!isUsableUserId(userId)) throw invalid(`\`${names.userId}\` must be the user id: 1 to 256 printable characters of well-formed Unicode`);
   const topics = fields.topics ?? [];
-  if (!Array.isArray(topics) || topics.length > MAX_PATTERNS || !topics.every((topic) => typeof topic === "string")) {
-    throw invalid(`\`${names.topics}\` must be a list of at most ${MAX_PATTERNS} topic patterns (strings)`);
+  if (!Array.isArray(topics) || topics.length > MAX_PATTERNS || !topics.every((topic) => typeof topic === "string" && topic.length <= MAX_PATTERN_LENGTH)) {
+    throw invalid(`\`${names.topics}\` must be a list of at most ${MAX_PATTERNS} topic patterns, strings of up to ${MAX_PATTERN_LENGTH} characters`);
   }
   const expiresAt = expiry(fields.expiresAt, names.expiresAt);
   if (expiresAt !== undefined && expiresAt <= nowSeconds) {

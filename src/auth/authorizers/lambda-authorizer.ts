@@ -1,5 +1,5 @@
 import { InvokeCommand, LambdaClient, type InvocationResponse } from "@aws-sdk/client-lambda";
-import { AuthorizerFailure, type Authorizer, type AuthorizerDecision, type AuthorizerRequest } from "./authorizer.ts";
+import { AuthorizerFailure, MAX_ANSWER_BYTES, type Authorizer, type AuthorizerDecision, type AuthorizerRequest } from "./authorizer.ts";
 import { lambdaDecision, type AnswerKeys } from "./lambda-answer.ts";
 import { authorizerEvent } from "./lambda-event.ts";
 
@@ -52,6 +52,7 @@ export class LambdaAuthorizer implements Authorizer {
 
 function parsePayload(payload: Uint8Array | undefined): unknown {
   if (payload === undefined || payload.byteLength === 0) return undefined;
+  if (payload.byteLength > MAX_ANSWER_BYTES) throw new AuthorizerFailure("invalid_answer", `the function's answer is larger than ${MAX_ANSWER_BYTES} bytes`);
   try {
     return JSON.parse(Buffer.from(payload).toString("utf8"));
   } catch {

@@ -1,8 +1,6 @@
-import { AuthorizerFailure, type Authorizer, type AuthorizerDecision, type AuthorizerRequest } from "./authorizer.ts";
+import { AuthorizerFailure, MAX_ANSWER_BYTES, type Authorizer, type AuthorizerDecision, type AuthorizerRequest } from "./authorizer.ts";
 import { grantDecision } from "./grant.ts";
 
-/** An answer larger than this is not an authorizer's answer. */
-const MAX_ANSWER_BYTES = 64 * 1024;
 const MAX_MESSAGE_LENGTH = 300;
 const DEFAULT_DENIAL = "the authorizer refused this session";
 
