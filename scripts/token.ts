@@ -59,8 +59,8 @@ async function main(): Promise<void> {
     return;
   }
   if (!values.sub) throw new UsageError("--sub is required: the user id the token is for");
-  if (/[\u0000-\u001f\u007f]/.test(values.sub) || values.sub.length > 256) {
-    throw new UsageError("--sub must be 1 to 256 characters without control characters");
+  if (/[\u0000-\u001f\u007f]/.test(values.sub) || values.sub.length > 256 || !values.sub.isWellFormed()) {
+    throw new UsageError("--sub must be 1 to 256 characters of well-formed Unicode without control characters");
   }
   const ttl = parseDuration(values.ttl);
   const config = loadConfig(process.env, () => randomBytes(32));

@@ -21,7 +21,7 @@ export function describeViolation(violation: SchemaViolation, where: string): st
   const { params } = violation;
   switch (violation.keyword) {
     case "additionalProperties":
-      return `${field} has an unknown field "${String(params.additionalProperty)}"${knownFields(violation.parentSchema)}`;
+      return `${field} has an unknown field ${quoted(params.additionalProperty)}${knownFields(violation.parentSchema)}`;
     case "required":
       return `${field} is missing the required field "${String(params.missingProperty)}"`;
     case "type":
@@ -51,6 +51,12 @@ export function describeViolation(violation: SchemaViolation, where: string): st
 function fieldName(where: string, instancePath: string): string {
   const steps = instancePath.split("/").slice(1);
   return steps.reduce((name, step) => (/^\d+$/.test(step) ? `${name}[${step}]` : `${name}.${step}`), where);
+}
+
+/** A name from the request, quoted and cut short: it is echoed back, not stored. */
+function quoted(name: unknown): string {
+  const text = String(name);
+  return JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}...` : text);
 }
 
 function article(type: string): string {

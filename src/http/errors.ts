@@ -112,16 +112,17 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
   void sendError(reply, error.code === "FST_ERR_BAD_URL" ? new ApiError("invalid_url", "the URL cannot be decoded") : toApiError(error, request));
 }
 
+/** Node's HTTP parser and timeouts: the error code, and what to tell the client. */
+const CLIENT_ERRORS: Readonly<Record<string, readonly [ErrorCode, string]>> = {
+  HPE_HEADER_OVERFLOW: ["header_too_large", "the request's headers are larger than the server accepts"],
+  ERR_HTTP_REQUEST_TIMEOUT: ["request_timeout", "the request did not arrive whole (headers and body) within REQUEST_TIMEOUT_MS"],
+};
+
 /** fastify's `clientErrorHandler` option: HTTP the server cannot parse gets the same shape. */
 export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
   if (error.code === "ECONNRESET" || socket.destroyed) return;
-  const code: ErrorCode =
-    error.code === "HPE_HEADER_OVERFLOW" ? "header_too_large" : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "request_timeout" : "bad_request";
+  const [code, message] = (error.code && CLIENT_ERRORS[error.code]) || ["bad_request", `the request is not well-formed HTTP (${error.code ?? "parse error"})`];
   const { status } = ERROR_CODES[code];
-  const message =
-    code === "request_timeout"
-      ? "the request did not arrive whole (headers and body) within REQUEST_TIMEOUT_MS"
-      : `the request is not well-formed HTTP (${error.code ?? "parse error"})`;
   const body = JSON.stringify({ error: code, message });
   if (socket.writable) {
     socket.write(`HTTP/1.1 ${status} ${code}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);

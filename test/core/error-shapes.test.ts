@@ -122,6 +122,8 @@ describe("one error shape for every error status", () => {
       [{ type: "", users: ["u"] }, /body\.type must be at least 1 characters/],
       [{ type: "t", users: ["u"], id: "" }, /body\.id must be 1 to 200 characters/],
       [{ type: "t" }, /at least one recipient/],
+      // A field name from the request is echoed cut short.
+      [{ type: "t", users: ["u"], ["x".repeat(5000)]: 1 }, /unknown field "x{100}\.\.\." \(known fields/],
     ];
     for (const [body, message] of cases) assertErrorShape(await post(gw.url, JSON.stringify(body), await json()), "invalid_body", message);
   });
