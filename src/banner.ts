@@ -23,7 +23,10 @@ export async function startBanner(config: GatewayConfig, url: string): Promise<s
   if (config.production) return undefined;
   const { bus, sources } = describeSetup(config);
   const setup = [`  Listening on:      ${url}`, `  Bus:               ${bus}`, `  Sources:           ${sources.join(", ")}`];
-  if (config.jwt.kind === "ephemeral") return developmentBanner(url, config.jwt.secret, setup);
+  if (config.jwt.kind === "ephemeral") {
+    const page = config.demoPage ? [`  Demo page:         ${url}/?sub=demo-user`] : [];
+    return developmentBanner(url, config.jwt.secret, [...setup, ...page]);
+  }
   const tokens =
     config.jwt.kind === "secret"
       ? [
@@ -44,7 +47,6 @@ async function developmentBanner(url: string, secret: Uint8Array, setup: string[
   return lines([
     "sse-gateway is running in development mode (ephemeral signing secret: these tokens work on this process only).",
     ...setup,
-    `  Demo page:         ${url}/?sub=demo-user`,
     `  API description:   ${url}/openapi.json`,
     `  Subscriber token:  ${subscriber}`,
     `  Publisher token:   ${publisher}`,

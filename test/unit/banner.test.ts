@@ -22,3 +22,9 @@ test("the banner names what the configuration turns on, and never a Redis passwo
 test("no banner in production", async () => {
   assert.equal(await startBanner(configWith({ NODE_ENV: "production", JWT_SECRET: "x".repeat(32) }), "http://127.0.0.1:8080"), undefined);
 });
+
+test("the development banner names the demo page only when it is served", async () => {
+  const url = "http://127.0.0.1:8080";
+  assert.match((await startBanner(configWith({}), url))!, /Demo page: +http:\/\/127\.0\.0\.1:8080\/\?sub=demo-user\n/);
+  assert.doesNotMatch((await startBanner(configWith({ DEMO_PAGE: "off" }), url))!, /Demo page/);
+});
