@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { Validations, aws_sqs, type Stack } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
+import { Template } from "aws-cdk-lib/assertions";
 import { createGatewayApp } from "../../infra/app.ts";
+import { containerOf, environmentOf, type Resource } from "./template-helpers.ts";
 
 // cdk-nag's AwsSolutions pack, as teams run it before a deploy, on every shape of the stack.
 const outdir = mkdtempSync(join(tmpdir(), "sse-gateway-nag-"));
@@ -45,6 +47,13 @@ for (const [name, context] of Object.entries(VARIANTS)) {
 
     test("leave no finding unfixed or unacknowledged", () => {
       assert.deepEqual(findings(stack), []);
+    });
+
+    test("keep the ECS2 reason true: nothing that looks secret sits in plain environment", () => {
+      const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Resource>;
+      const names = [...environmentOf(containerOf(resources)).keys()];
+      const secretLooking = names.filter((name) => /(^|_)(SECRET|PASSWORD|CREDENTIALS?|TOKEN|API_KEY|PRIVATE_KEY|AUTH)$/.test(name));
+      assert.deepEqual(secretLooking, [], `plain environment: ${names.join(", ")}`);
     });
 
     test("acknowledge only the listed rules, each with a reason", () => {
