@@ -4,8 +4,9 @@ import type { LiveMessage } from "./event-codec.ts";
 
 /** Ids fetched in one MGET. */
 const FETCH_BATCH = 500;
-/** Live events waiting for a fetch, at most: past this the instance catches up from history instead. */
+/** Live events waiting for a fetch, at most, and their bytes: past this the instance catches up from history instead. */
 const MAX_WAITING = 10_000;
+const MAX_WAITING_BYTES = 32 * 1024 * 1024;
 
 export interface LiveAssemblerOptions {
   /** The stored events of these ids, null where one is gone. */
@@ -32,6 +33,8 @@ export class LiveAssembler {
   readonly #queue: Slot[] = [];
   #unfetched: Slot[] = [];
   #lastArrived: EventPosition | undefined;
+  /** Data bytes of the events in the queue that are there already. */
+  #waitingBytes = 0;
   #flushScheduled = false;
   /** Bumped by reset and gaps, so that a fetch answered afterwards fills nothing. */
   #generation = 0;
@@ -54,7 +57,10 @@ export class LiveAssembler {
     }
     const slot: Slot = "event" in message ? { id: message.event.id, event: message.event } : { id: message.reference.id };
     this.#queue.push(slot);
-    if (slot.event) return;
+    if (slot.event) {
+      this.#hold(slot.event);
+      return;
+    }
     this.#unfetched.push(slot);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -65,9 +71,7 @@ export class LiveAssembler {
 
   /** A new subscriber connection: what the old one was waiting for is left to the catch-up. */
   reset(): void {
-    this.#generation++;
-    this.#queue.length = 0;
-    this.#unfetched = [];
+    this.#clear();
     this.#lastArrived = undefined;
   }
 
@@ -96,18 +100,34 @@ export class LiveAssembler {
         return;
       }
       slot.event = event;
+      this.#hold(event);
+      if (generation !== this.#generation) return;
     }
     this.#drain();
   }
 
-  #drain(): void {
-    while (this.#queue[0]?.event) this.#options.deliver(this.#queue.shift()!.event!);
+  #hold(event: GatewayEvent): void {
+    this.#waitingBytes += event.dataJson.length;
+    if (this.#waitingBytes > MAX_WAITING_BYTES) this.#gap(`${MAX_WAITING_BYTES} bytes of live events are waiting for an earlier fetch`);
   }
 
-  #gap(reason: string): void {
+  #drain(): void {
+    while (this.#queue[0]?.event) {
+      const event = this.#queue.shift()!.event!;
+      this.#waitingBytes -= event.dataJson.length;
+      this.#options.deliver(event);
+    }
+  }
+
+  #clear(): void {
     this.#generation++;
     this.#queue.length = 0;
     this.#unfetched = [];
+    this.#waitingBytes = 0;
+  }
+
+  #gap(reason: string): void {
+    this.#clear();
     this.#options.onGap(reason);
   }
 }
