@@ -17,7 +17,8 @@ import { eventually } from "../support/wait.ts";
 // front, its API is a stand-in speaking the ELB wire protocol to the gateway's real AWS SDK
 // client, and the task metadata endpoint is a stand-in too.
 const ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gateway/0123456789abcdef";
-const DEREGISTRATION_DELAY_MS = 4000;
+// Long enough that the drain window (less a poll, the 1 s margin, the sources settling) dwarfs timer slack.
+const DEREGISTRATION_DELAY_MS = 6000;
 const POLL_MS = 200;
 const CLIENTS = 30;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
