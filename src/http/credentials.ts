@@ -67,7 +67,8 @@ export function refuseCrossSiteCookieStream(
 
 function isOwnOrigin(origin: string, host: string): boolean {
   try {
-    return new URL(origin).host === host;
+    // URL lowercases the origin's host; a Host header may come in any case.
+    return new URL(origin).host === host.toLowerCase();
   } catch {
     return false;
   }
