@@ -1,20 +1,14 @@
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { startGateway, token, type RunningGateway } from "../support/gateway.ts";
+import { collectGarbage as gc, openFileCount as openFds } from "../support/process-resources.ts";
 import { connectSse } from "../support/sse-client.ts";
 import { eventually } from "../support/wait.ts";
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
 
 const CYCLES = 20_000;
 const PARALLEL = 64;
 const USERS = 50;
-const openFds = () => readdirSync("/proc/self/fd").length;
 
 type Moment = "before-headers-end" | "mid-verification" | "after-first-bytes";
 const MOMENTS: readonly Moment[] = ["before-headers-end", "mid-verification", "after-first-bytes"];

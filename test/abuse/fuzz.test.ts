@@ -1,20 +1,14 @@
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import fc from "fast-check";
 import { publisherToken, startGateway, token, type RunningGateway } from "../support/gateway.ts";
+import { collectGarbage as gc, openFileCount as openFds } from "../support/process-resources.ts";
 import { eventually } from "../support/wait.ts";
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
 
 const STRUCTURED = 1600;
 const MUTATED = 1600;
 const PARALLEL = 48;
-const openFds = () => readdirSync("/proc/self/fd").length;
 
 interface RawAnswer {
   /** The status of the first response, or undefined when the server closed without one. */
