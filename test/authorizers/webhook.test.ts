@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import http from "node:http";
+import http2 from "node:http2";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { freePort } from "../support/free-port.ts";
 import { publish, startGateway, token, type RunningGateway } from "../support/gateway.ts";
 import { startLoggedGateway } from "../support/logged-gateway.ts";
 import { connectSse } from "../support/sse-client.ts";
+import { makeSelfSignedCertificate } from "../support/tls.ts";
 import { startWebhook, type WebhookAnswer, type WebhookServer } from "../support/webhook-server.ts";
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -255,6 +257,28 @@ describe("authorizer webhook that is down", () => {
     const stream = await connectSse(gw.url, { token: await token({ sub: "alice" }) });
     assert.equal(stream.status, 200);
     stream.close();
+  });
+});
+
+describe("authorizer webhook over HTTP/2", () => {
+  it("admits a session cookie sent on an HTTP/2 stream, with the same request to the webhook", async () => {
+    const certificate = makeSelfSignedCertificate();
+    const webhook = await startWebhook(sessionAuthorizer);
+    const gw = await startGateway({ AUTH_WEBHOOK_URL: webhook.url, TLS_CERT: certificate.certPath, TLS_KEY: certificate.keyPath });
+    const session = http2.connect(gw.url.replace("http:", "https:"), { rejectUnauthorized: false });
+    try {
+      const stream = session.request({ ":path": "/events?topic=news", cookie: "session=alice-session-secret", "user-agent": "h2-client" });
+      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => stream.once("response", resolve).once("error", reject));
+      assert.equal(headers[":status"], 200);
+      assert.match(String(headers["content-type"]), /^text\/event-stream/);
+      assert.deepEqual(webhook.calls, [{ headers: { cookie: "session=alice-session-secret", "user-agent": "h2-client" }, query: { topic: "news" }, topics: ["news"] }]);
+      stream.close();
+    } finally {
+      session.destroy();
+      await gw.stop();
+      await webhook.stop();
+      certificate.remove();
+    }
   });
 });
 
