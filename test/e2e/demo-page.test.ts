@@ -69,6 +69,26 @@ describe("the demo page in Chromium, one gateway", { skip: withoutChromium, time
     });
   });
 
+  test("every event type shows on the page unless 'Event types to show' names some", async () => {
+    await scenario(chromium.browser, "demo-every-type", async ({ open }) => {
+      const page = await open(`${gateway.url}/?sub=tom`);
+      await waitForDemo(page, (state) => state.state === "open", "the stream to open");
+      const token = await gateway.publisherToken();
+      const shownTypes = () => page.$$eval("#log li.event .badge", (badges) => badges.map((badge) => badge.textContent));
+      for (const type of ["order.updated", "greeting", "x-y"]) {
+        assert.equal((await publish(gateway.url, { users: ["tom"], type, data: { type } }, token)).status, 202);
+      }
+      await waitForDemo(page, (state) => state.events.length === 3, "three events");
+      assert.deepEqual(await shownTypes(), ["x-y", "greeting", "order.updated"], "newest first, every type");
+
+      await page.fill("#sub-types", "greeting");
+      await publish(gateway.url, { users: ["tom"], type: "order.updated", data: {} }, token);
+      await publish(gateway.url, { users: ["tom"], type: "greeting", data: {} }, token);
+      await waitForDemo(page, (state) => state.events.length === 5, "five events");
+      assert.deepEqual(await shownTypes(), ["greeting", "x-y", "greeting", "order.updated"], "with a filter, only the named types");
+    });
+  });
+
   /**
    * Publishes to `user` every 150 ms while the page renews its token (slowly: the token endpoint
    * takes 600 ms, so what is published meanwhile reaches the page only through the resume from
