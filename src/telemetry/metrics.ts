@@ -92,6 +92,15 @@ export class GatewayMetrics implements IngestObservers {
         this.inc(hub.stats.slowClientDisconnects);
       },
     });
+    new Counter({
+      name: "sse_gateway_stream_bus_failures_total",
+      help: "Bus calls of streams (watch, head, history page) that failed and were retried by their stream",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(hub.stats.busFailures);
+      },
+    });
   }
 
   published(source: EventSource, result: PublishResult): void {

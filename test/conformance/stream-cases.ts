@@ -91,6 +91,7 @@ function opensDuringFault(title: string, hook: "failCommands" | "saturate" | "st
         const fromHead = streams.open("from-head", { kind: "head" });
         const unusable = streams.open("unusable-id", { kind: "unusable-id" });
         await new Promise((resolve) => setTimeout(resolve, 600));
+        assert.ok(streams.hub.stats.busFailures > 0, "the failed calls are counted");
         await heal();
         await streams.publish(2);
         await streams.publish(3);
