@@ -174,8 +174,10 @@ export class Hub implements BusListener {
 
   /**
    * Stops admitting streams and closes the open ones in batches spread over graceMs, each told
-   * to come back after a random delay within that window, so that a rolling deploy does not
-   * make every client reconnect in the same second.
+   * to come back after a random delay within that window (or within retryJitterMs, if longer:
+   * a drain left little time, by a late signal or a load balancer about to cut, must not bring
+   * every client back at once), so that a rolling deploy does not make every client reconnect
+   * in the same second.
    */
   async drain(graceMs: number): Promise<void> {
     this.refuseNewStreams();
@@ -185,7 +187,7 @@ export class Hub implements BusListener {
     const perStep = Math.ceil(cursors.length / steps);
     while (cursors.length > 0) {
       for (const cursor of cursors.splice(0, perStep)) {
-        const retryMs = this.#options.retryMs + Math.random() * graceMs;
+        const retryMs = this.#options.retryMs + Math.random() * Math.max(graceMs, this.#options.retryJitterMs);
         cursor.end(Buffer.concat([controlFrame(DRAINING_EVENT, { retryMs: Math.round(retryMs) }), retryFrame(retryMs)]));
       }
       if (cursors.length > 0) await new Promise((resolve) => setTimeout(resolve, stepMs));
