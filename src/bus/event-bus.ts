@@ -72,6 +72,12 @@ export interface EventBus {
   readPage(channels: readonly string[], after: EventPosition, limits: PageLimits): Promise<HistoryPage>;
   /** The newest id issued so far: where a stream without Last-Event-ID starts. */
   head(): Promise<EventPosition>;
+  /**
+   * The id of the event published with this (already scoped) idempotency key, while the key is
+   * remembered (the idempotency window); undefined for a key never seen or forgotten. Writes
+   * nothing. How a protocol whose publishers name their events (Mercure) resumes from such a name.
+   */
+  findByIdempotencyKey(idempotencyKey: string): Promise<string | undefined>;
   /** Resolves once live events of the channel flow to this instance's listener. */
   watch(channel: string): Promise<void>;
   unwatch(channel: string): void;

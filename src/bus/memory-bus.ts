@@ -103,6 +103,11 @@ export class MemoryBus implements EventBus {
     return this.#clock.last;
   }
 
+  async findByIdempotencyKey(idempotencyKey: string): Promise<string | undefined> {
+    const seen = this.#recentKeys.get(idempotencyKey);
+    return seen && seen.expiresAt > this.#now() ? seen.id : undefined;
+  }
+
   async watch(channel: string): Promise<void> {
     this.#watched.add(channel);
   }

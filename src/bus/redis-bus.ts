@@ -171,6 +171,12 @@ export class RedisBus implements EventBus {
     return (head && parseEventId(head)) || ORIGIN;
   }
 
+  async findByIdempotencyKey(idempotencyKey: string): Promise<string | undefined> {
+    const stored = await this.#run("looking up an idempotency key", () => this.#commands.client.get(this.#keys.idempotency(idempotencyKey)));
+    // The value is "<event id>\n<fingerprint>" (keys.ts); the key expires with the window.
+    return stored === null ? undefined : stored.split("\n", 1)[0];
+  }
+
   watch(channel: string): Promise<void> {
     return this.#live.watch(channel);
   }

@@ -258,6 +258,19 @@ export const CONTRACT_CASES: readonly ConformanceCase[] = [
     },
   },
   {
+    title: "an idempotency key finds its event's id while remembered, and nothing once forgotten",
+    retention: { idempotencyWindowMs: 1000 },
+    async run({ bus }) {
+      record(bus);
+      assert.equal(await bus.findByIdempotencyKey("pub:never-used"), undefined);
+      const first = await bus.publish(draft(["u:a"], 1, { idempotencyKey: "pub:named", fingerprint: "f" }));
+      await bus.publish(draft(["u:a"], 2, { idempotencyKey: "pub:other", fingerprint: "f" }));
+      assert.equal(await bus.findByIdempotencyKey("pub:named"), first.id);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      assert.equal(await bus.findByIdempotencyKey("pub:named"), undefined);
+    },
+  },
+  {
     title: "the all-events channel brings every event live and reads the global log",
     async run({ bus }) {
       const listener = record(bus);

@@ -48,6 +48,10 @@ export class FaultyBus implements EventBus, BusFaults {
     return this.#call(() => this.#inner.head());
   }
 
+  findByIdempotencyKey(idempotencyKey: string): Promise<string | undefined> {
+    return this.#call(() => this.#inner.findByIdempotencyKey(idempotencyKey));
+  }
+
   watch(channel: string): Promise<void> {
     return this.#call(() => this.#inner.watch(channel));
   }

@@ -195,6 +195,7 @@ function countingReads(bus: EventBus): { readonly bus: EventBus; reads: number }
         return bus.readPage(channels, from, limits);
       },
       head: () => bus.head(),
+      findByIdempotencyKey: (key) => bus.findByIdempotencyKey(key),
       watch: (channel) => bus.watch(channel),
       unwatch: (channel) => bus.unwatch(channel),
       health: () => bus.health(),
