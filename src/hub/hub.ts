@@ -1,4 +1,4 @@
-import type { BusListener, EventBus } from "../bus/event-bus.ts";
+import { ALL_EVENTS_CHANNEL, type BusListener, type EventBus } from "../bus/event-bus.ts";
 import type { GatewayEvent } from "../events/event.ts";
 import { ExpiryWheel } from "./expiry-wheel.ts";
 import { FailureLog } from "./failure-log.ts";
@@ -139,10 +139,12 @@ export class Hub implements BusListener {
   deliver(event: GatewayEvent): void {
     let frame: Buffer | undefined;
     const makeFrame = () => (frame ??= eventFrame(event));
+    // Streams of ALL_EVENTS_CHANNEL are offered every event, and filter by their view.
+    const channels = this.#byChannel.has(ALL_EVENTS_CHANNEL) ? [...event.channels, ALL_EVENTS_CHANNEL] : event.channels;
     // An event of several channels reaches a stream on more than one of them only once.
-    const offered = event.channels.length > 1 ? new Set<StreamCursor>() : undefined;
+    const offered = channels.length > 1 ? new Set<StreamCursor>() : undefined;
     let deliveries = 0;
-    for (const channel of event.channels) {
+    for (const channel of channels) {
       const cursors = this.#byChannel.get(channel);
       if (!cursors) continue;
       for (const cursor of cursors) {

@@ -2,9 +2,10 @@ import type { EventBus, HistoryPage } from "../bus/event-bus.ts";
 import { comparePositions, formatEventId, type EventPosition } from "../events/event-id.ts";
 import type { GatewayEvent } from "../events/event.ts";
 import { backoffDelay, type BackoffLimits } from "./backoff.ts";
-import { controlFrame, eventFrame } from "./frames.ts";
+import { controlFrame } from "./frames.ts";
 import { HeldEvents, type HeldLimits } from "./held-events.ts";
 import type { StreamSink } from "./stream-sink.ts";
+import { GATEWAY_VIEW, REFETCH_EVENT, type StreamView } from "./stream-view.ts";
 
 /** What a cursor asks of the bus. */
 export type CursorBus = Pick<EventBus, "watch" | "head" | "readPage">;
@@ -20,7 +21,7 @@ export const NODE_TIMERS: CursorTimers = {
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-export const REFETCH_EVENT = "gateway.refetch";
+export { REFETCH_EVENT } from "./stream-view.ts";
 
 /** Where a stream starts: after an id the client gave, at the bus's head, or (an id we cannot use) at the head with a refetch. */
 export type StreamStart =
@@ -34,6 +35,8 @@ export interface CursorStream {
   readonly sink: StreamSink;
   readonly channels: readonly string[];
   readonly start: StreamStart;
+  /** Which routed events the stream takes and their bytes; the gateway's own (GATEWAY_VIEW) when absent. */
+  readonly view?: StreamView;
 }
 
 /** What every cursor of a hub shares. */
@@ -100,6 +103,7 @@ export class StreamCursor {
   readonly userId: string;
   readonly channels: readonly string[];
   readonly sink: StreamSink;
+  readonly #view: StreamView;
   /** The heartbeat rotation's bookkeeping (heartbeat-rotation.ts). */
   lastWriteTick = 0;
   rotationBucket = -1;
@@ -129,6 +133,7 @@ export class StreamCursor {
     this.userId = stream.userId;
     this.channels = stream.channels;
     this.sink = stream.sink;
+    this.#view = stream.view ?? GATEWAY_VIEW;
     this.#placed = stream.start.kind === "after";
     this.#refetchAtStart = stream.start.kind === "unusable-id";
     this.#openedAt = context.now();
@@ -155,13 +160,15 @@ export class StreamCursor {
   }
 
   /**
-   * A live event of one of the stream's channels, in id order; `frame` makes its bytes, once for
-   * every stream. Returns whether it was written now.
+   * A live event of one of the stream's channels, in id order; `frame` makes its gateway framing,
+   * once for every stream (a stream with its own view frames it by the view). Returns whether it
+   * was written now.
    */
   offer(event: GatewayEvent, frame: () => Buffer): boolean {
+    if (!this.#view.accepts(event)) return false;
     if (this.#state === "live") {
       if (!this.#isNew(event)) return false;
-      this.#write(frame());
+      this.#write(this.#view === GATEWAY_VIEW ? frame() : this.#view.frame(event));
       this.#moveTo(event);
       return true;
     }
@@ -254,7 +261,7 @@ export class StreamCursor {
     if (!page.complete) {
       // History no longer reaches back to the position: the client reloads its state as of head.
       this.#moveTo(page.head);
-      this.#write(controlFrame(REFETCH_EVENT, { reason: "history-gap" }, formatEventId(page.head)));
+      this.#write(this.#view.gapFrame(page.head));
     } else {
       this.#writeAll(page.events);
       // A position ahead of everything ever issued is not the client's to claim.
@@ -276,8 +283,8 @@ export class StreamCursor {
   #writeAll(events: readonly GatewayEvent[]): void {
     for (const event of events) {
       if (this.#state === "closed") return;
-      if (!this.#isNew(event)) continue;
-      this.#write(eventFrame(event));
+      if (!this.#isNew(event) || !this.#view.accepts(event)) continue;
+      this.#write(this.#view.frame(event));
       this.#moveTo(event);
     }
   }
