@@ -57,7 +57,9 @@ function renewalDelay(token: string): number {
 }
 
 function withinTokenTimeout(token: () => Promise<string>): Promise<string> {
-  return Promise.race([token(), new Promise<never>((_, reject) => setTimeout(reject, TOKEN_TIMEOUT_MS, new Error("the token call timed out")))]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(reject, TOKEN_TIMEOUT_MS, new Error("the token call timed out"))));
+  return Promise.race([token(), timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Retry-After as seconds or an HTTP date, in ms. */
@@ -85,6 +87,8 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
   /** The wait before the next connection when the gateway said what it should be. */
   let announcedWaitMs: number | undefined;
   let wake = () => {};
+  /** Why the gateway refused for good: its status and message, for the "closed" status. */
+  let refusal = "";
 
   const backoff = () => Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt++);
 
@@ -151,7 +155,7 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
     }
   };
 
-  /** One connection; resolves with the wait before the next one, or -status when retrying cannot help. */
+  /** One connection; resolves with the wait before the next one, or -1 when retrying cannot help. */
   const connectOnce = async (): Promise<number> => {
     announcedWaitMs = undefined;
     const current = (request = new AbortController());
@@ -171,8 +175,12 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
         scheduleRenewal(current);
         await read(response.body!, current);
       } else {
+        if (PERMANENT.includes(status)) {
+          const { message } = await response.json().catch(() => ({}));
+          refusal = `the gateway answered ${status}${message ? `: ${message}` : ""}`;
+          return -1;
+        }
         await response.body?.cancel();
-        if (PERMANENT.includes(status)) return -status;
         if (status === 401) token = undefined;
         return Math.max(backoff(), retryAfterMs(response.headers.get("retry-after")));
       }
@@ -193,7 +201,7 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
       if (closed) return;
       if (waitMs < 0) {
         closed = true;
-        sink.status("closed", `the gateway answered ${-waitMs}`);
+        sink.status("closed", refusal);
         return;
       }
       sink.status("reconnecting");

@@ -155,7 +155,7 @@ describe("the client's stream under faults", () => {
     );
     await eventually(() => statuses.at(-1)?.[0] === "closed", 5000, "closed");
     stop();
-    assert.deepEqual(statuses.at(-1), ["closed", "the gateway answered 403"]);
+    assert.deepEqual(statuses.at(-1), ["closed", 'the gateway answered 403: the token\'s `topics` claim does not allow the topic "forbidden"']);
     assert.equal(front.answered - before, 1);
   });
 
