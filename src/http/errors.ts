@@ -149,7 +149,7 @@ function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return new ApiError("too_large", "the body is larger than MAX_EVENT_BYTES");
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return new ApiError("unsupported_media_type", `send the body as Content-Type: application/json, not "${request.headers["content-type"] ?? ""}"`);
+      return new ApiError("unsupported_media_type", `send the body as Content-Type: application/json, not ${JSON.stringify((request.headers["content-type"] ?? "").slice(0, 100))}`);
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return new ApiError("invalid_json", "the body is empty although Content-Type says application/json");
     case "FST_ERR_CTP_INVALID_JSON_BODY":
