@@ -105,6 +105,37 @@ describe("the drain", () => {
   });
 });
 
+describe("resync", () => {
+  it("puts the streams of the named channels back into catch-up, and every stream when none are named", async () => {
+    const bus = new MemoryBus({ maxEvents: 100, maxAgeMs: 60_000, idempotencyWindowMs: 60_000 });
+    const hub = new Hub(bus, {
+      heartbeatIntervalMs: 60_000,
+      maxBufferBytes: 1 << 20,
+      maxConnections: 1000,
+      maxConnectionsPerUser: 1000,
+      maxOpensPerUserPerMinute: 1000,
+      retryMs: 1000,
+      retryJitterMs: 0,
+    });
+    try {
+      const open = (channel: string) => hub.open({ userId: channel, channels: [channel], sink: new TestSink(), start: { kind: "head" } });
+      const [a, b, c] = [open("u:a"), open("u:b"), open("t:c")];
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual([a.state, b.state, c.state], ["live", "live", "live"]);
+      hub.resync(["u:a", "t:c"]);
+      assert.deepEqual([a.state, b.state, c.state], ["catching-up", "live", "catching-up"]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      hub.resync();
+      assert.deepEqual([a.state, b.state, c.state], ["catching-up", "catching-up", "catching-up"]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual([a.state, b.state, c.state], ["live", "live", "live"]);
+    } finally {
+      hub.close();
+      await bus.close();
+    }
+  });
+});
+
 describe("the expiry wheel", () => {
   it("keeps no empty second: 200k streams with 30-day tokens that open and close leave nothing", () => {
     const now = 1_800_000_000;
