@@ -45,23 +45,33 @@ export function requireStaticBearer(request: FastifyRequest, expected: string): 
 }
 
 /**
+ * Whether a page of another site than the gateway's own or one of CORS_ORIGINS sent the request.
+ * Browsers send Origin on cross-origin EventSource requests; where it is absent (same-origin GETs,
+ * and no-cors loads such as an <img>) Sec-Fetch-Site tells a cross-site load from a same-origin one.
+ * Such a request's cookies are ambient: the user's, sent by somebody else's page.
+ */
+export function fromForeignPage(request: FastifyRequest, allowedOrigins: readonly string[]): boolean {
+  const origin = request.headers.origin;
+  if (origin !== undefined) return !allowedOrigins.includes(origin) && !isOwnOrigin(origin, request.host);
+  const site = request.headers["sec-fetch-site"];
+  return site === "cross-site" || site === "same-site";
+}
+
+/**
  * A stream only a cookie authenticates (no Authorization header, no access_token parameter) is
- * one any page the user visits could open, using up the user's stream slots: it must come from
- * the gateway's own origin or one of CORS_ORIGINS. Browsers send Origin on cross-origin
- * EventSource requests; where it is absent (same-origin GETs, and no-cors loads such as an
- * <img>) Sec-Fetch-Site tells a cross-site load from a same-origin one.
+ * one any page the user visits could open, using up the user's stream slots: it must not come
+ * from a foreign page. (With other credentials, such a page's cookie is not passed on either:
+ * see subscriberRequest.)
  */
 export function refuseCrossSiteCookieStream(
   request: FastifyRequest<{ Querystring: { access_token?: string } }>,
-  allowedOrigins: readonly string[],
+  fromForeign: boolean,
 ): void {
-  if (request.headers.cookie === undefined || request.headers.authorization !== undefined || request.query.access_token !== undefined) return;
+  if (!fromForeign || request.headers.cookie === undefined || request.headers.authorization !== undefined || request.query.access_token !== undefined) return;
   const origin = request.headers.origin;
-  const site = request.headers["sec-fetch-site"];
-  if (origin !== undefined ? allowedOrigins.includes(origin) || isOwnOrigin(origin, request.host) : site !== "cross-site" && site !== "same-site") return;
   throw new ApiError(
     "origin_not_allowed",
-    `a stream authenticated by cookie opens only from the gateway's own origin or one listed in CORS_ORIGINS, not from ${origin ?? `a ${site} page`}`,
+    `a stream authenticated by cookie opens only from the gateway's own origin or one listed in CORS_ORIGINS, not from ${origin ?? `a ${request.headers["sec-fetch-site"]} page`}`,
   );
 }
 

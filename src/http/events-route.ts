@@ -5,7 +5,7 @@ import { topicChannel, userChannel } from "../events/channels.ts";
 import { parseEventId } from "../events/event-id.ts";
 import type { Hub, Refusal } from "../hub/hub.ts";
 import type { StreamStart } from "../hub/stream-cursor.ts";
-import { refuseCrossSiteCookieStream } from "./credentials.ts";
+import { fromForeignPage, refuseCrossSiteCookieStream } from "./credentials.ts";
 import { ApiError } from "./errors.ts";
 import { eventStreamResponse, eventsQuerySchema } from "./event-stream-schema.ts";
 import { SSE_HEADERS, connectionGone, openSseResponse } from "./sse-sink.ts";
@@ -42,9 +42,10 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
   const querystring = eventsQuerySchema(maxTopicsPerStream);
   const security: Record<string, string[]>[] = [{ bearer: [] }, { accessTokenQuery: [] }, { accessTokenCookie: [] }];
   const authorize = async (request: FastifyRequest<{ Querystring: EventsQuery }>): Promise<AuthorizedStream> => {
-    refuseCrossSiteCookieStream(request, options.allowedOrigins);
+    const fromForeign = fromForeignPage(request, options.allowedOrigins);
+    refuseCrossSiteCookieStream(request, fromForeign);
     const topics = [...new Set(request.query.topic ?? [])];
-    const principal = await authenticator.authenticate(subscriberRequest(request, topics));
+    const principal = await authenticator.authenticate(subscriberRequest(request, topics, fromForeign));
     const channels = [userChannel(principal.userId), ...topics.map(topicChannel)];
     return { principal, channels, start: streamStart(request.headers["last-event-id"] ?? request.query.lastEventId) };
   };

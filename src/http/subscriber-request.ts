@@ -3,13 +3,19 @@ import { FORWARDED_HEADERS, type ForwardedHeaders } from "../auth/authorizers/au
 import type { SubscriberRequest } from "../auth/subscriber-authenticator.ts";
 import { subscriberToken } from "./credentials.ts";
 
-/** A stream request as authentication sees it: its token, the headers an authorizer gets, its query, its topics. */
+/**
+ * A stream request as authentication sees it: its token, the headers an authorizer gets, its query,
+ * its topics. A foreign page's cookies are left out: any page can add an access_token parameter
+ * that fails, and the authorizer would then admit the stream on the user's session cookie.
+ */
 export function subscriberRequest(
   request: FastifyRequest<{ Querystring: { access_token?: string } }>,
   topics: readonly string[],
+  fromForeignPage: boolean,
 ): SubscriberRequest {
   const headers: ForwardedHeaders = {};
   for (const name of FORWARDED_HEADERS) {
+    if (name === "cookie" && fromForeignPage) continue;
     const value = request.headers[name];
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
   }

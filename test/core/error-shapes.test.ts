@@ -211,10 +211,11 @@ describe("one error shape for every error status", () => {
       refused: { status: 403, body: { message: "no access" } },
       "signed-out": { status: 401, body: { message: "sign in" } },
       broken: { status: 200, body: { topics: [] } },
-      slow: { status: 200, body: {}, delayMs: 1000 },
+      // Past any timeout (stop() clears it): under load the other answers may take long, but never this long.
+      slow: { status: 200, body: {}, delayMs: 60_000 },
     };
     const webhook = await startWebhook((body) => answers[/session=(\S+)/.exec(body.headers.cookie)![1]!]!);
-    const authorized = await startGateway({ AUTH_WEBHOOK_URL: webhook.url, AUTH_WEBHOOK_TIMEOUT_MS: "100" });
+    const authorized = await startGateway({ AUTH_WEBHOOK_URL: webhook.url, AUTH_WEBHOOK_TIMEOUT_MS: "2000" });
     try {
       const open = (session: string) => get(authorized.url, "/events", { cookie: `session=${session}` });
       assertErrorShape(await open("refused"), "authorizer_denied", /no access/);
