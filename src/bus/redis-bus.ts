@@ -55,7 +55,7 @@ export class RedisBus implements EventBus {
   readonly #headScript: ScriptRunner;
   #listener?: BusListener;
   #inFlight = 0;
-  /** Streams need catching up from history (live delivery or a history read failed). */
+  /** Streams need catching up from history (live delivery was interrupted). */
   #needsResync = true;
   /**
    * Live delivery was interrupted (the subscriber connection was lost, or a live event could not
