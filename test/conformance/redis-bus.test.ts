@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { RedisBus } from "../../src/bus/redis-bus.ts";
+import { keepRedisBusy } from "../support/redis-busy.ts";
 import { killableRedisSkipReason, startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { BusRejectedError, BusUnavailableError } from "../../src/bus/event-bus.ts";
 import { CONTRACT_CASES, busConformance, draft, record, until, type BusFaults, type ConformanceCase, type Heal } from "./bus-conformance.ts";
@@ -124,20 +125,11 @@ const REDIS_CASES: readonly ConformanceCase[] = [
         () => admin!.config("SET", "maxmemory", "1"),
         () => admin!.config("SET", "maxmemory", "0"),
       );
-      await admin!.config("SET", "busy-reply-threshold", "20");
-      const blocker = new Redis(redis!.url);
-      let busy: Promise<unknown> | undefined;
+      let busy: { finished(): Promise<void> } | undefined;
       await expectUnavailable(
         "BUSY",
-        async () => {
-          busy = blocker.eval("local t0 = redis.call('TIME')[1] * 1e6 + redis.call('TIME')[2] while redis.call('TIME')[1] * 1e6 + redis.call('TIME')[2] - t0 < 300000 do end return 1", 0);
-          await new Promise((resolve) => setTimeout(resolve, 80));
-        },
-        async () => {
-          await busy;
-          blocker.disconnect();
-          await admin!.config("SET", "busy-reply-threshold", "5000");
-        },
+        async () => (busy = await keepRedisBusy(redis!.url, 1000)),
+        () => busy!.finished(),
       );
       assert.equal((await bus.publish(draft(["u:a"], "after"))).duplicate, false);
     },

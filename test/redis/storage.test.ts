@@ -8,6 +8,7 @@ import { RedisBus } from "../../src/bus/redis-bus.ts";
 import type { RetentionOptions } from "../../src/bus/retention.ts";
 import { parseEventId, type EventPosition } from "../../src/events/event-id.ts";
 import type { EventDraft, GatewayEvent } from "../../src/events/event.ts";
+import { keepRedisBusy } from "../support/redis-busy.ts";
 import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { eventually } from "../support/wait.ts";
 
@@ -180,18 +181,13 @@ describe("Redis storage: publish cannot half-apply", { timeout: 60_000 }, () => 
 
   test("a busy Redis (a long script) is transient: the publish is unavailable, then goes through", async () => {
     const { bus } = await startBus();
-    await admin.config("SET", "busy-reply-threshold", "50");
-    const blocker = new Redis(redis.url);
+    const busy = await keepRedisBusy(redis.url, 1000);
     try {
-      const busy = blocker.eval("local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] while true do t = redis.call('TIME') if t[1] * 1000000 + t[2] - start > 400000 then break end end return 1", 0);
-      await new Promise((resolve) => setTimeout(resolve, 150));
       await assert.rejects(bus.publish(draft(["u:busy"])), BusUnavailableError);
-      await busy;
-      assert.equal((await bus.publish(draft(["u:busy"]))).duplicate, false);
     } finally {
-      blocker.disconnect();
-      await admin.config("SET", "busy-reply-threshold", "5000");
+      await busy.finished();
     }
+    assert.equal((await bus.publish(draft(["u:busy"]))).duplicate, false);
   });
 
   test("the same idempotency key with another fingerprint is a conflict naming the first event", async () => {
