@@ -44,6 +44,7 @@ const operationsOf = (document: Document) =>
 const configurations: Record<string, Record<string, string>> = {
   "development mode": {},
   "JWT_SECRET, CORS": { JWT_SECRET: TEST_SECRET, CORS_ORIGINS: "https://app.example" },
+  "production (no demo page), METRICS_TOKEN": { NODE_ENV: "production", JWT_SECRET: TEST_SECRET, METRICS_TOKEN: "m".repeat(16) },
 };
 
 describe("/openapi.json", () => {
