@@ -21,6 +21,21 @@ function head(url: string, headers: Record<string, string>): Promise<{ status: n
   });
 }
 
+/** A hub on a memory bus, with limits no test here reaches. */
+function memoryHub(): { bus: MemoryBus; hub: Hub } {
+  const bus = new MemoryBus({ maxEvents: 100, maxAgeMs: 60_000, idempotencyWindowMs: 60_000 });
+  const hub = new Hub(bus, {
+    heartbeatIntervalMs: 60_000,
+    maxBufferBytes: 1 << 20,
+    maxConnections: 1000,
+    maxConnectionsPerUser: 1000,
+    maxOpensPerUserPerMinute: 1000,
+    retryMs: 1000,
+    retryJitterMs: 0,
+  });
+  return { bus, hub };
+}
+
 describe("HEAD /events", () => {
   it("answers what GET would (SSE headers, 401, 403, 429 with Retry-After) with no body and no stream", async () => {
     const gw = await startGateway({ MAX_CONNECTIONS_PER_USER: "1", MAX_STREAM_OPENS_PER_USER_PER_MINUTE: "2", CORS_ORIGINS: "https://app.example" });
@@ -69,16 +84,7 @@ describe("HEAD /events", () => {
 
 describe("the drain", () => {
   it("lets go of each stream it ends: nothing is written after gateway.draining and its retry:", async () => {
-    const bus = new MemoryBus({ maxEvents: 100, maxAgeMs: 60_000, idempotencyWindowMs: 60_000 });
-    const hub = new Hub(bus, {
-      heartbeatIntervalMs: 60_000,
-      maxBufferBytes: 1 << 20,
-      maxConnections: 1000,
-      maxConnectionsPerUser: 1000,
-      maxOpensPerUserPerMinute: 1000,
-      retryMs: 1000,
-      retryJitterMs: 0,
-    });
+    const { bus, hub } = memoryHub();
     try {
       // Clients that do not see the close yet: the hub must let go of an ended stream itself.
       const sinks = Array.from({ length: 20 }, () => new TestSink({ closesOnEnd: false }));
@@ -107,16 +113,7 @@ describe("the drain", () => {
 
 describe("resync", () => {
   it("puts the streams of the named channels back into catch-up, and every stream when none are named", async () => {
-    const bus = new MemoryBus({ maxEvents: 100, maxAgeMs: 60_000, idempotencyWindowMs: 60_000 });
-    const hub = new Hub(bus, {
-      heartbeatIntervalMs: 60_000,
-      maxBufferBytes: 1 << 20,
-      maxConnections: 1000,
-      maxConnectionsPerUser: 1000,
-      maxOpensPerUserPerMinute: 1000,
-      retryMs: 1000,
-      retryJitterMs: 0,
-    });
+    const { bus, hub } = memoryHub();
     try {
       const open = (channel: string) => hub.open({ userId: channel, channels: [channel], sink: new TestSink(), start: { kind: "head" } });
       const [a, b, c] = [open("u:a"), open("u:b"), open("t:c")];
