@@ -22,6 +22,7 @@ import { createSources } from "./ingest/create-sources.ts";
 import type { IngestSource } from "./ingest/ingest-source.ts";
 import { startEmfReporter } from "./telemetry/emf.ts";
 import { loggerOptions } from "./telemetry/logger.ts";
+import { mercureRoutes } from "./mercure/hub-routes.ts";
 import { GatewayMetrics } from "./telemetry/metrics.ts";
 
 export interface Gateway {
@@ -82,8 +83,10 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     reply.header("x-request-id", request.id);
     done();
   });
-  // Without allowed origins there is nothing to answer: no CORS hook runs on every request.
-  if (config.corsOrigins.length > 0) await app.register(fastifyCors, { origin: [...config.corsOrigins], credentials: true });
+  // Without allowed origins there is nothing to answer: no CORS hook runs on every request. One
+  // CORS plugin serves every route: MERCURE_CORS_ORIGINS adds to CORS_ORIGINS.
+  const corsOrigins = [...new Set([...config.corsOrigins, ...(config.mercure?.corsOrigins ?? [])])];
+  if (corsOrigins.length > 0) await app.register(fastifyCors, { origin: corsOrigins, credentials: true, exposedHeaders: ["last-event-id"] });
   await app.register(healthRoutes, {
     checks: readinessChecks(hub, bus, sources),
     draining: () => hub.draining,
@@ -93,6 +96,18 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   await app.register(eventsRoute, { hub, authenticator, maxTopicsPerStream: config.maxTopicsPerStream, allowedOrigins: config.corsOrigins });
   await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes, requestTimeoutMs: config.requestTimeoutMs });
   await app.register(demoRoutes, { page: config.demoPage });
+  if (config.mercure) {
+    await app.register(mercureRoutes, {
+      hub,
+      bus,
+      publisher,
+      keys: { publisher: config.mercure.publisherKey, subscriber: config.mercure.subscriberKey },
+      anonymous: config.mercure.anonymous,
+      maxTopicsPerStream: config.maxTopicsPerStream,
+      maxEventBytes: config.maxEventBytes,
+      historyMaxAgeMs: config.history.maxAgeMs,
+    });
+  }
   // Off in production unless DEMO_PAGE=on: the page fetches ?tokenUrl= with the visitor's cookies.
   if (config.demoPage && config.jwt.kind === "ephemeral") await app.register(devTokenRoute, { secret: config.jwt.secret });
   const emfTimer = config.emf ? startEmfReporter(config.emf, () => hub.size) : undefined;

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { readAuthorizer, type AuthorizerConfig } from "./authorizer-config.ts";
 import { ConfigError, EnvReader } from "./env-reader.ts";
+import { readMercure, type MercureConfig } from "./mercure-config.ts";
 import { readSqs, type SqsConfig } from "./sqs-config.ts";
 import { readTargetHealth, type TargetHealthConfig } from "./target-health-config.ts";
 
@@ -48,6 +49,8 @@ export interface GatewayConfig {
   readonly redis?: RedisConfig;
   /** Set with TARGET_GROUP_ARN (ECS behind an ALB): the drain starts when this task's target drains. */
   readonly targetHealth?: TargetHealthConfig;
+  /** Set with MERCURE_PUBLISHER_JWT_KEY: the Mercure hub at /.well-known/mercure. */
+  readonly mercure?: MercureConfig;
 }
 
 export interface RedisConfig {
@@ -89,7 +92,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     heartbeatIntervalMs: read.integer("HEARTBEAT_INTERVAL_MS", 15_000, 1000, 300_000),
     retryMs: read.integer("RETRY_MS", 3000, 100, 600_000),
     retryJitterMs: read.integer("RETRY_JITTER_MS", 5000, 0, 600_000),
-    corsOrigins: readOrigins(read),
+    corsOrigins: readOrigins(read, "CORS_ORIGINS"),
     demoPage: read.oneOf("DEMO_PAGE", production ? "off" : "on", ["on", "off"]) === "on",
     metricsToken: readMetricsToken(read),
     maxConnections: read.integer("MAX_CONNECTIONS", 10_000, 1),
@@ -110,6 +113,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     redis: readRedis(read),
     sqs: readSqs(read),
     targetHealth: readTargetHealth(read, port),
+    mercure: readMercure(read, checkOrigins),
   };
 }
 
@@ -159,8 +163,13 @@ export function jwtSecretsFrom(value: string): Uint8Array[] {
   });
 }
 
-function readOrigins(read: EnvReader): string[] {
-  const origins = read.list("CORS_ORIGINS");
+function readOrigins(read: EnvReader, name: string): string[] {
+  const origins = read.list(name);
+  checkOrigins(name, origins);
+  return origins;
+}
+
+function checkOrigins(name: string, origins: readonly string[]): void {
   for (const origin of origins) {
     let parsed: URL | undefined;
     try {
@@ -169,10 +178,9 @@ function readOrigins(read: EnvReader): string[] {
       parsed = undefined;
     }
     if (!parsed || parsed.origin !== origin) {
-      throw new ConfigError(`CORS_ORIGINS must list origins like https://app.example.com (no path, no wildcard), got "${origin}"`);
+      throw new ConfigError(`${name} must list origins like https://app.example.com (no path, no wildcard), got "${origin}"`);
     }
   }
-  return origins;
 }
 
 function readTls(read: EnvReader): GatewayConfig["tls"] {

@@ -27,7 +27,12 @@ export class Publisher {
 
 function scopeIdempotencyKey(draft: EventDraft, source: EventSource, publisherId: string | undefined): EventDraft {
   if (draft.idempotencyKey === undefined) return draft;
+  return { ...draft, idempotencyKey: scopedIdempotencyKey(draft.idempotencyKey, source, publisherId) };
+}
+
+/** A publisher's key as the bus stores it (for a lookup by key, EventBus.findByIdempotencyKey). */
+export function scopedIdempotencyKey(key: string, source: EventSource, publisherId: string | undefined): string {
   // JSON keeps the parts apart whatever characters the subject and the key hold.
   const scope = publisherId === undefined ? [source] : [source, publisherId];
-  return { ...draft, idempotencyKey: JSON.stringify([...scope, draft.idempotencyKey]) };
+  return JSON.stringify([...scope, key]);
 }

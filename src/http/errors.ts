@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   token_wrong_exp: { status: 401, when: "the token's `exp` is not a number" },
   token_subject_invalid: { status: 401, when: "the token has no usable `sub` (1 to 256 printable characters of well-formed Unicode)" },
   token_claim_invalid: { status: 401, when: "the token has no `exp`, lives longer than `MAX_TOKEN_LIFETIME_S`, or its topics or `publish` claim is not a list of strings" },
+  mercure_invalid_token: { status: 401, when: "a Mercure token (at /.well-known/mercure) does not verify with its role's key, has expired, or its `mercure` claim is not well-formed" },
   token_unknown_key: { status: 401, when: "no key of the JWKS matches the token's `kid`" },
   metrics_token_required: { status: 401, when: "`METRICS_TOKEN` is set and the request to /metrics does not carry it as a bearer token" },
   topic_not_allowed: { status: 403, when: "a `topic` asked for is not allowed by the token's topics claim, or by the authorizer's answer" },

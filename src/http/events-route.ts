@@ -81,7 +81,8 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
   });
 }
 
-function refuseIf(refusal: Refusal | undefined): void {
+/** A hub refusal as the error answer: 429 or 503, with Retry-After. */
+export function refuseIf(refusal: Refusal | undefined): void {
   if (!refusal) return;
   const code = refusal.status === 429 ? "too_many_streams" : "unavailable";
   throw new ApiError(code, refusal.reason, { "retry-after": String(refusal.retryAfterSeconds) });

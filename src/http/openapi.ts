@@ -29,6 +29,8 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
           bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
           accessTokenQuery: { type: "apiKey", in: "query", name: "access_token" },
           accessTokenCookie: { type: "apiKey", in: "cookie", name: "access_token" },
+          mercureCookie: { type: "apiKey", in: "cookie", name: "mercureAuthorization" },
+          mercureQuery: { type: "apiKey", in: "query", name: "authorization" },
         },
       },
     },

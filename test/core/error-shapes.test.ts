@@ -297,6 +297,16 @@ describe("one error shape for every error status", () => {
     }
   });
 
+  it("401: a Mercure token that does not verify", async () => {
+    const mercure = await startGateway({ MERCURE_PUBLISHER_JWT_KEY: TEST_SECRET });
+    try {
+      const wrongKey = await token({ sub: "s" }, { secret: "another-secret-that-is-long-enough-for-hs256" });
+      assertErrorShape(await get(mercure.url, "/.well-known/mercure?topic=x", { authorization: `Bearer ${wrongKey}` }), "mercure_invalid_token");
+    } finally {
+      await mercure.stop();
+    }
+  });
+
   it("every code of the table was answered above", () => {
     assert.deepEqual(Object.keys(ERROR_CODES).filter((code) => !seen.has(code as ErrorCode)), []);
   });

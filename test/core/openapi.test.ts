@@ -45,6 +45,7 @@ const configurations: Record<string, Record<string, string>> = {
   "development mode": {},
   "JWT_SECRET, CORS": { JWT_SECRET: TEST_SECRET, CORS_ORIGINS: "https://app.example" },
   "production (no demo page), METRICS_TOKEN": { NODE_ENV: "production", JWT_SECRET: TEST_SECRET, METRICS_TOKEN: "m".repeat(16) },
+  "Mercure hub": { JWT_SECRET: TEST_SECRET, MERCURE_PUBLISHER_JWT_KEY: TEST_SECRET, MERCURE_CORS_ORIGINS: "https://mercure.example" },
 };
 
 describe("/openapi.json", () => {

@@ -32,11 +32,13 @@ export interface ConnectOptions {
   readonly headers?: Record<string, string>;
   /** Keep the socket from reading (a slow client). */
   readonly paused?: boolean;
+  /** The stream's path and query (default /events). */
+  readonly path?: string;
 }
 
 /** A real HTTP/1.1 SSE client over node:http, with the WHATWG parser from eventsource-parser. */
 export function connectSse(baseUrl: string, options: ConnectOptions = {}): Promise<SseConnection> {
-  const url = new URL("/events", baseUrl);
+  const url = new URL(options.path ?? "/events", baseUrl);
   for (const topic of options.topics ?? []) url.searchParams.append("topic", topic);
   const headers: Record<string, string> = { accept: "text/event-stream", ...options.headers };
   if (options.token && options.tokenInQuery) url.searchParams.set("access_token", options.token);

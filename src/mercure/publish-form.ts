@@ -1,0 +1,53 @@
+import { ApiError } from "../http/errors.ts";
+import type { MercureUpdate } from "./update.ts";
+
+/** Longest topic IRI, id and type accepted: each is stored with the update and framed on every delivery. */
+const MAX_FIELD_CHARS = 2048;
+/** Topics of one update at most (the canonical one and its alternates). */
+const MAX_TOPICS = 32;
+const LINE_BREAK_OR_NUL = /[\r\n\0]/;
+/** Control characters: topics name channels, whose names must stay printable. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * A publish form (application/x-www-form-urlencoded) as the protocol reads it: `topic` repeated
+ * (the first canonical), `data`, `private` (present means private, whatever its value), `id`,
+ * `type`, `retry`. Throws invalid_body naming the field that breaks a rule.
+ */
+export function parsePublishForm(body: string): MercureUpdate {
+  const form = new URLSearchParams(body);
+  const topics = form.getAll("topic");
+  if (topics.length === 0) throw invalidField("`topic` is required: the IRI of the topic the update is about");
+  if (topics.length > MAX_TOPICS) throw invalidField(`at most ${MAX_TOPICS} \`topic\` fields (one canonical and its alternates)`);
+  for (const topic of topics) {
+    if (topic === "" || topic.length > MAX_FIELD_CHARS || CONTROL.test(topic)) {
+      throw invalidField(`each \`topic\` must be 1 to ${MAX_FIELD_CHARS} characters without control characters`);
+    }
+  }
+  const id = single(form, "id");
+  if (id !== undefined && (id === "" || id.startsWith("#") || LINE_BREAK_OR_NUL.test(id) || id.length > MAX_FIELD_CHARS)) {
+    throw invalidField(`\`id\` must be 1 to ${MAX_FIELD_CHARS} characters without CR, LF or NUL, not starting with "#" (the hub's own ids start so)`);
+  }
+  const type = single(form, "type");
+  if (type !== undefined && (LINE_BREAK_OR_NUL.test(type) || type.length > MAX_FIELD_CHARS)) throw invalidField("`type` must not contain CR, LF or NUL");
+  const retry = single(form, "retry");
+  if (retry !== undefined && !/^\d{1,9}$/.test(retry)) throw invalidField("`retry` must be ASCII digits: the reconnection time in milliseconds");
+  return {
+    topics,
+    data: single(form, "data") ?? "",
+    private: form.has("private"),
+    ...(id === undefined ? {} : { id }),
+    ...(type === undefined || type === "" ? {} : { type }),
+    ...(retry === undefined ? {} : { retry: Number(retry) }),
+  };
+}
+
+function single(form: URLSearchParams, name: string): string | undefined {
+  const values = form.getAll(name);
+  if (values.length > 1) throw invalidField(`\`${name}\` may be given once`);
+  return values[0];
+}
+
+function invalidField(message: string): ApiError {
+  return new ApiError("invalid_body", message);
+}

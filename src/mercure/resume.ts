@@ -1,0 +1,82 @@
+import { BusUnavailableError, type EventBus } from "../bus/event-bus.ts";
+import { parseEventId, type EventPosition } from "../events/event-id.ts";
+import type { StreamStart } from "../hub/stream-cursor.ts";
+import { generatedId, parseGeneratedId } from "./update.ts";
+
+/** The reserved Last-Event-ID of the protocol: everything history still holds. */
+export const EARLIEST = "earliest";
+
+/** Where a subscription starts, and the Last-Event-ID its response header carries. */
+export interface Resume {
+  readonly start: StreamStart;
+  readonly lastEventId: string;
+}
+
+export interface ResumeContext {
+  readonly bus: Pick<EventBus, "head" | "readPage" | "findByIdempotencyKey">;
+  /** The bus key of a publisher's update id (its idempotency key). */
+  readonly keyOfId: (id: string) => string;
+  /** HISTORY_MAX_AGE_MS: history holds nothing older. */
+  readonly maxAgeMs: number;
+  readonly now: () => number;
+}
+
+const PROBE = { maxEvents: 1, maxBytes: 1 };
+/** The largest sequence number within a millisecond (event-id.ts parses at most 9 digits). */
+const LAST_SEQ = 999_999_999;
+
+/**
+ * Resolves a requested Last-Event-ID: no id starts at the present (and names it); `earliest`,
+ * an unknown id and one history no longer reaches back to start from the oldest event history
+ * still holds, answered as `earliest`, never refused (any answer but 200 stops an EventSource for
+ * good). With the bus down the stream starts at the present and catches up once it answers.
+ */
+export async function resolveResume(context: ResumeContext, channels: readonly string[], requested: string | undefined): Promise<Resume> {
+  try {
+    if (requested === undefined || requested === "") {
+      const head = await context.bus.head();
+      return { start: { kind: "after", position: head }, lastEventId: generatedId(head) };
+    }
+    const position = requested === EARLIEST ? undefined : await positionOf(context, requested);
+    if (position && (await context.bus.readPage(channels, position, PROBE)).complete) return { start: { kind: "after", position }, lastEventId: requested };
+    return { start: { kind: "after", position: await oldestComplete(context, channels) }, lastEventId: EARLIEST };
+  } catch (error) {
+    if (!(error instanceof BusUnavailableError)) throw error;
+    return { start: { kind: "head" }, lastEventId: EARLIEST };
+  }
+}
+
+async function positionOf(context: ResumeContext, id: string): Promise<EventPosition | undefined> {
+  const generated = parseGeneratedId(id);
+  if (generated) return generated;
+  const eventId = await context.bus.findByIdempotencyKey(context.keyOfId(id));
+  return eventId === undefined ? undefined : parseEventId(eventId);
+}
+
+/**
+ * The oldest position from which history still holds every event of the channels. The bus says
+ * only whether a read after a position is complete, which holds from some point on: a binary
+ * search over the milliseconds history may span, then over the sequence numbers of the one
+ * millisecond found (about 50 small reads, for `earliest` and lost ids alone).
+ */
+async function oldestComplete(context: ResumeContext, channels: readonly string[]): Promise<EventPosition> {
+  const complete = async (position: EventPosition) => (await context.bus.readPage(channels, position, PROBE)).complete;
+  const head = await context.bus.head();
+  const oldest = Math.max(0, context.now() - context.maxAgeMs - 1);
+  if (await complete({ ms: oldest, seq: LAST_SEQ })) return { ms: oldest, seq: LAST_SEQ };
+  if (!(await complete(head))) return head;
+  const ms = await firstTrue(oldest, Math.max(head.ms, oldest + 1), (candidate) => complete({ ms: candidate, seq: LAST_SEQ }));
+  // After (ms - 1, LAST_SEQ) is incomplete and after (ms, LAST_SEQ) complete: find the sequence number.
+  const seq = await firstTrue(-1, LAST_SEQ, (candidate) => complete({ ms, seq: candidate }));
+  return { ms, seq };
+}
+
+/** The least value in (low, high] for which the monotone predicate holds, given it fails at low and holds at high. */
+async function firstTrue(low: number, high: number, holds: (value: number) => Promise<boolean>): Promise<number> {
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2);
+    if (await holds(middle)) high = middle;
+    else low = middle;
+  }
+  return high;
+}
