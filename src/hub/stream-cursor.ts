@@ -195,15 +195,16 @@ export class StreamCursor {
   /** Ends the stream with last bytes (token expiry, drain). */
   end(lastChunk?: Buffer): void {
     if (this.#state === "closed") return;
-    this.sink.end(lastChunk);
+    // Closed first: a sink may report its close at once, and this is why it closes.
     this.#close("ended");
+    this.sink.end(lastChunk);
   }
 
   /** Drops the connection at once (shutdown, or a client too slow). */
   destroy(why: CloseReason = "ended"): void {
     if (this.#state === "closed") return;
-    this.sink.destroy();
     this.#close(why);
+    this.sink.destroy();
   }
 
   /** The connection is gone (the sink closed). */

@@ -312,6 +312,36 @@ describe("stream cursor", () => {
     );
   });
 
+  it("waits for a client behind on its catch-up, and drops it after 30 s without progress", async () => {
+    // 30 events of 900 bytes: far more than a page (a quarter of the 4096-byte bound).
+    const world = makeWorld({ kind: "after", afterEvents: 0 }, 0, false);
+    for (let n = 0; n < 30; n++) world.bus.publish(["u:a"], 900, world.cursor);
+    await answerUntilBehind(world);
+    assert.equal(world.cursor.state, "catching-up");
+    assert.equal(world.bus.pending.length, 0, "no next page while the client is behind");
+    assert.equal(world.timers.due.size, 1, "the stall timer runs");
+    world.sink.take(100);
+    await apply(world, { kind: "timer", pick: 0 });
+    assert.equal(world.cursor.state, "catching-up", "some progress: waited for again");
+    await apply(world, { kind: "timer", pick: 0 });
+    assert.equal(world.cursor.state, "closed");
+    assert.equal(world.closedBy, "slow-client");
+  });
+
+  it("reads the next page as soon as the client has taken the last one", async () => {
+    const world = makeWorld({ kind: "after", afterEvents: 0 }, 0, false);
+    for (let n = 0; n < 30; n++) world.bus.publish(["u:a"], 900, world.cursor);
+    await answerUntilBehind(world);
+    const written = world.sink.dataEvents.length;
+    world.sink.take();
+    await settle();
+    assert.equal(world.bus.pending.length, 1, "the next page is asked for");
+    assert.equal(world.timers.due.size, 0, "and the stall timer is gone");
+    await heal(world);
+    assert.equal(world.cursor.state, "live");
+    assert.ok(written < 30 && world.sink.dataEvents.length === 30);
+  });
+
   it("holds no event object once idle: its position is an id", async () => {
     const world = makeWorld({ kind: "head", afterEvents: 0 }, 0, true);
     await heal(world);
@@ -322,6 +352,12 @@ describe("stream cursor", () => {
     assert.deepEqual(world.cursor.held, { events: 0, bytes: 0 });
   });
 });
+
+/** Answers the watches and pages until the client (which reads nothing) is a page behind. */
+async function answerUntilBehind(world: World): Promise<void> {
+  for (let i = 0; i < 10 && world.timers.due.size === 0; i++) await apply(world, { kind: "answer", pick: 0, ok: true });
+  assert.ok(world.sink.bufferedBytes > MAX_BUFFER_BYTES / 4, `behind by ${world.sink.bufferedBytes} bytes`);
+}
 
 function answers(count: number): Step[] {
   return Array.from({ length: count }, () => ({ kind: "answer" as const, pick: 0, ok: true }));
