@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import fastifyCors from "@fastify/cors";
 import type { Http2SecureServer } from "node:http2";
-import fastify, { type FastifyHttp2SecureOptions, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from "fastify";
+import fastify, { LogController, type FastifyHttp2SecureOptions, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from "fastify";
 import { createAuthorizer } from "./auth/authorizers/create-authorizer.ts";
 import { createSubscriberAuthenticator } from "./auth/subscriber-authenticator.ts";
 import { createTokenVerifier } from "./auth/token-verifier.ts";
@@ -21,7 +21,7 @@ import { Hub } from "./hub/hub.ts";
 import { createSources } from "./ingest/create-sources.ts";
 import type { IngestSource } from "./ingest/ingest-source.ts";
 import { startEmfReporter } from "./telemetry/emf.ts";
-import { loggerOptions } from "./telemetry/logger.ts";
+import { loggerOptions, requestLinesOff } from "./telemetry/logger.ts";
 import { mercureRoutes } from "./mercure/hub-routes.ts";
 import { GatewayMetrics } from "./telemetry/metrics.ts";
 
@@ -143,6 +143,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
 function createServer(config: GatewayConfig, logger: FastifyServerOptions["logger"]): FastifyInstance {
   const options = {
     logger,
+    logController: new LogController({ disableRequestLogging: requestLinesOff(logger) }),
     requestIdHeader: false as const,
     genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => {
       const given = request.headers["x-request-id"];

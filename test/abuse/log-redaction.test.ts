@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { loggableUrl } from "../../src/telemetry/logger.ts";
-import { auditedLineCount, leakedSignatures, recentLogLines } from "../support/log-audit.ts";
-import { startGateway, token, type RunningGateway } from "../support/gateway.ts";
+import { createGateway } from "../../src/app.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { loggableUrl, loggerOptions } from "../../src/telemetry/logger.ts";
+import { auditOutput, auditedLineCount, leakedSignatures, recentLogLines } from "../support/log-audit.ts";
+import { TEST_SECRET, publish, startGateway, token, type RunningGateway } from "../support/gateway.ts";
+import { connectSse } from "../support/sse-client.ts";
 
 // Finding 5: `?access%5Ftoken=<jwt>` and `?%61ccess_token=<jwt>` authenticate, and the whole
 // token was logged in the request line; redaction matched only the literal name.
@@ -55,5 +59,43 @@ describe("tokens never reach the logs", () => {
     assert.doesNotMatch(loggableUrl(`/events?topic=a.baccess_token%3DeyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmdXp6In0.${signature}`), new RegExp(signature));
     assert.doesNotMatch(loggableUrl(`/eventsaccess_token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmdXp6In0.${signature}`), new RegExp(signature));
     assert.equal(loggableUrl("/events?topic=orders.eu-west.created"), "/events?topic=orders.eu-west.created");
+  });
+});
+
+// At the default LOG_LEVEL=info, two lines per publish cost 15-35 % of its CPU: requests that
+// succeed or fail with a 4xx write nothing; a 5xx still writes its line (no token in it either).
+describe("at LOG_LEVEL=info, the level users get", () => {
+  const lines: string[] = [];
+  let url: string;
+  let stop: () => Promise<void>;
+  before(async () => {
+    const sink = {
+      write(line: string) {
+        auditOutput(line);
+        lines.push(line);
+      },
+    };
+    const config = loadConfig({ JWT_SECRET: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "200" }, () => randomBytes(32));
+    const gateway = await createGateway(config, { logger: loggerOptions(config.logLevel, sink) });
+    url = await gateway.listen();
+    stop = () => gateway.shutdown();
+  });
+  after(() => stop());
+
+  it("writes no line for publishes, stream opens or refused requests", async () => {
+    assert.equal(loadConfig({ JWT_SECRET: TEST_SECRET }, () => randomBytes(32)).logLevel, "info", "info is the default");
+    const subscriber = await token({ sub: "quiet", topics: ["news"] });
+    const stream = await connectSse(url, { token: subscriber });
+    const viaQuery = await fetch(`${url}/events?topic=news&access_token=${subscriber}`);
+    await viaQuery.body?.cancel();
+    assert.equal((await publish(url, { users: ["quiet"], type: "t", data: 1 })).status, 202);
+    assert.equal((await publish(url, { users: ["quiet"], type: "t" }, subscriber)).status, 403);
+    assert.equal((await fetch(`${url}/events?access_token=${subscriber}x`)).status, 401);
+    await stream.waitFor(1);
+    stream.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const requestLines = lines.filter((line) => /"req":|"res":|request completed|incoming request/.test(line));
+    assert.deepEqual(requestLines, []);
+    for (const line of lines) assert.deepEqual(leakedSignatures(line), [], line);
   });
 });

@@ -94,9 +94,12 @@ const sink: DestinationStream = {
   },
 };
 
-/** The logger of every in-process test gateway: production options, info level, into the audit. */
+/**
+ * The logger of every in-process test gateway: production options into the audit, at debug, the
+ * level at which every request is logged (at info only failing ones are), so the audit sees them all.
+ */
 export function auditedLogger() {
-  return loggerOptions("info", sink);
+  return loggerOptions("debug", sink);
 }
 
 after(() => {

@@ -6,7 +6,7 @@ import { loggerOptions } from "../../src/telemetry/logger.ts";
 import { TEST_SECRET, type RunningGateway } from "./gateway.ts";
 import { auditOutput } from "./log-audit.ts";
 
-/** An in-process gateway whose log lines (the production logger's, at info) are kept for assertions. */
+/** An in-process gateway whose log lines (the production logger's, at debug: every request line too) are kept for assertions. */
 export async function startLoggedGateway(env: Record<string, string>): Promise<RunningGateway & { readonly logLines: string[] }> {
   const logLines: string[] = [];
   const stream = new Writable({
@@ -18,7 +18,7 @@ export async function startLoggedGateway(env: Record<string, string>): Promise<R
     },
   });
   const config = loadConfig({ JWT_SECRET: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "200", ...env }, () => randomBytes(32));
-  const gateway = await createGateway(config, { logger: { ...(loggerOptions("info") as object), stream } });
+  const gateway = await createGateway(config, { logger: { ...(loggerOptions("debug") as object), stream } });
   const url = await gateway.listen();
   return { gateway, url, logLines, stop: () => gateway.shutdown() };
 }
