@@ -22,7 +22,7 @@ export const HEARTBEAT_INTERVAL_MS = 15_000;
 const CONNECTION_LIMIT = 19_000;
 
 /** Starts `node src/main.ts` as the benchmark runs it; `env` adds settings such as REDIS_URL. */
-export async function startGateway(secret: string, env: Readonly<Record<string, string>> = {}): Promise<RunningServer> {
+export async function startGateway(secret: string, env: Readonly<Record<string, string>> = {}, nodeFlags: readonly string[] = []): Promise<RunningServer> {
   const port = await freePort();
   const settings = {
     JWT_SECRET: secret,
@@ -37,7 +37,7 @@ export async function startGateway(secret: string, env: Readonly<Record<string, 
     SHUTDOWN_GRACE_MS: "1000",
     ...env,
   };
-  return startServerProcess(process.execPath, [GATEWAY_MAIN], settings, port, "/readyz");
+  return startServerProcess(process.execPath, [...nodeFlags, GATEWAY_MAIN], settings, port, "/readyz");
 }
 
 export function gatewayPublisherToken(secret: string): Promise<string> {
