@@ -86,7 +86,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   // Without allowed origins there is nothing to answer: no CORS hook runs on every request. One
   // CORS plugin serves every route: MERCURE_CORS_ORIGINS adds to CORS_ORIGINS.
   const corsOrigins = [...new Set([...config.corsOrigins, ...(config.mercure?.corsOrigins ?? [])])];
-  if (corsOrigins.length > 0) await app.register(fastifyCors, { origin: corsOrigins, credentials: true, exposedHeaders: ["last-event-id"] });
+  if (corsOrigins.length > 0) await app.register(fastifyCors, { origin: corsOrigins, credentials: true, exposedHeaders: ["last-event-id", "mercure-last-event-id"] });
   await app.register(healthRoutes, {
     checks: readinessChecks(hub, bus, sources),
     draining: () => hub.draining,
@@ -106,6 +106,9 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       maxTopicsPerStream: config.maxTopicsPerStream,
       maxEventBytes: config.maxEventBytes,
       historyMaxAgeMs: config.history.maxAgeMs,
+      subscriptionEvents: config.mercure.subscriptionEvents,
+      ...(config.mercure.accessTokens === undefined ? {} : { accessTokens: config.mercure.accessTokens }),
+      onPublishFailure: (message, error) => app.log.warn({ err: error }, message),
     });
   }
   // Off in production unless DEMO_PAGE=on: the page fetches ?tokenUrl= with the visitor's cookies.

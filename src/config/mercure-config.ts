@@ -10,6 +10,10 @@ export interface MercureConfig {
   readonly anonymous: boolean;
   /** MERCURE_CORS_ORIGINS: origins allowed to use the hub besides CORS_ORIGINS. */
   readonly corsOrigins: readonly string[];
+  /** MERCURE_SUBSCRIPTIONS=1: subscription updates when subscriptions start and end. */
+  readonly subscriptionEvents: boolean;
+  /** MERCURE_TOKEN_ISSUER and MERCURE_TOKEN_AUDIENCE: OAuth access tokens (typ at+jwt) are accepted. */
+  readonly accessTokens?: { readonly issuer: string; readonly audience: string };
 }
 
 /** Mercure's own examples use 32-character secrets and longer: HS256 with less is guessable. */
@@ -21,13 +25,30 @@ export function readMercure(read: EnvReader, checkOrigins: (name: string, origin
   const subscriber = read.string("MERCURE_SUBSCRIBER_JWT_KEY");
   const anonymous = read.oneOf("MERCURE_ANONYMOUS", "0", ["0", "1"]) === "1";
   const corsOrigins = read.list("MERCURE_CORS_ORIGINS");
+  const subscriptionEvents = read.oneOf("MERCURE_SUBSCRIPTIONS", "0", ["0", "1"]) === "1";
+  const issuer = read.string("MERCURE_TOKEN_ISSUER");
+  const audience = read.string("MERCURE_TOKEN_AUDIENCE");
+  if ((issuer === undefined) !== (audience === undefined)) throw new ConfigError("MERCURE_TOKEN_ISSUER and MERCURE_TOKEN_AUDIENCE go together: set both or neither");
   if (publisher === undefined) {
-    const stray = [subscriber && "MERCURE_SUBSCRIBER_JWT_KEY", anonymous && "MERCURE_ANONYMOUS", corsOrigins.length > 0 && "MERCURE_CORS_ORIGINS"].filter(Boolean);
+    const stray = [
+      subscriber && "MERCURE_SUBSCRIBER_JWT_KEY",
+      anonymous && "MERCURE_ANONYMOUS",
+      corsOrigins.length > 0 && "MERCURE_CORS_ORIGINS",
+      subscriptionEvents && "MERCURE_SUBSCRIPTIONS",
+      issuer && "MERCURE_TOKEN_ISSUER",
+    ].filter(Boolean);
     if (stray.length > 0) throw new ConfigError(`${stray.join(" and ")} need MERCURE_PUBLISHER_JWT_KEY: the Mercure hub is on only with a publisher key`);
     return undefined;
   }
   checkOrigins("MERCURE_CORS_ORIGINS", corsOrigins);
-  return { publisherKey: key("MERCURE_PUBLISHER_JWT_KEY", publisher), subscriberKey: key("MERCURE_SUBSCRIBER_JWT_KEY", subscriber ?? publisher), anonymous, corsOrigins };
+  return {
+    publisherKey: key("MERCURE_PUBLISHER_JWT_KEY", publisher),
+    subscriberKey: key("MERCURE_SUBSCRIBER_JWT_KEY", subscriber ?? publisher),
+    anonymous,
+    corsOrigins,
+    subscriptionEvents,
+    ...(issuer === undefined || audience === undefined ? {} : { accessTokens: { issuer, audience } }),
+  };
 }
 
 function key(name: string, value: string): Uint8Array {

@@ -10,10 +10,11 @@ import { connectionGone, openSseResponse } from "../http/sse-sink.ts";
 import type { Hub } from "../hub/hub.ts";
 import { parsePublishForm } from "./publish-form.ts";
 import { resolveResume } from "./resume.ts";
-import { allMatch, selector } from "./selectors.ts";
+import { allMatch, matcher, selector, type MatcherType, type Selector } from "./selectors.ts";
+import { subscriptionUpdates } from "./subscription-events.ts";
 import { subscriptionChannels, subscriptionView } from "./subscription.ts";
-import { invalidToken, MercureTokens, type MercureGrant, type MercureRole } from "./tokens.ts";
-import { generatedId, updateDraft } from "./update.ts";
+import { invalidToken, MercureTokens, type AccessTokenRules, type MercureGrant, type MercureRole } from "./tokens.ts";
+import { generatedId, updateDraft, type MercureUpdate } from "./update.ts";
 
 export const MERCURE_PATH = "/.well-known/mercure";
 /** The cookie Mercure clients and frameworks set for EventSource (which cannot send headers). */
@@ -25,6 +26,11 @@ export interface MercureRouteOptions {
   readonly publisher: Publisher;
   readonly keys: Readonly<Record<MercureRole, Uint8Array>>;
   readonly anonymous: boolean;
+  /** Publish subscription updates when subscriptions start and end. */
+  readonly subscriptionEvents: boolean;
+  /** Accept OAuth access tokens (typ at+jwt) with this issuer and audience. */
+  readonly accessTokens?: AccessTokenRules;
+  readonly onPublishFailure: (message: string, error: unknown) => void;
   readonly maxTopicsPerStream: number;
   readonly maxEventBytes: number;
   readonly historyMaxAgeMs: number;
@@ -32,11 +38,25 @@ export interface MercureRouteOptions {
 
 const FORM = "application/x-www-form-urlencoded";
 
+/** The matcher parameters of the newer revision (the issue's names and the draft's camel-case ones). */
+const MATCH_PARAMETERS: Readonly<Record<string, MatcherType>> = {
+  match: "exact",
+  match_exact: "exact",
+  matchExact: "exact",
+  match_urlpattern: "urlpattern",
+  matchURLPattern: "urlpattern",
+};
+/** C0 and C1 control characters and DEL, which matcher values must not hold. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
 const hubQuerySchema = {
   type: "object",
   properties: {
     topic: { type: "array", items: { type: "string" }, description: "A topic selector: an exact topic, a URI Template (RFC 6570) or `*`; repeatable" },
+    match: { type: "array", items: { type: "string" }, description: "Newer revision: an exact topic (no template expansion); repeatable; also `match_exact`" },
+    match_urlpattern: { type: "array", items: { type: "string" }, description: "Newer revision: a URL Pattern, e.g. https://example.com/books/:id; repeatable" },
     lastEventID: { type: "string", description: "Resume after this update id, or `earliest` (the Last-Event-ID header wins)" },
+    last_event_id: { type: "string", description: "Newer revision's name for lastEventID" },
     authorization: { type: "string", description: "The subscriber's JWS, for clients that can send neither a header nor a cookie" },
   },
 } as const;
@@ -62,7 +82,7 @@ const publishBodySchema = {
  */
 export async function mercureRoutes(app: FastifyInstance, options: MercureRouteOptions): Promise<void> {
   const { hub, bus, publisher } = options;
-  const tokens = new MercureTokens(options.keys);
+  const tokens = new MercureTokens(options.keys, options.accessTokens);
   const resume = { bus, keyOfId: updateKey, maxAgeMs: options.historyMaxAgeMs, now: Date.now };
   // Encapsulated: only these routes read forms; the rest of the API takes JSON alone.
   app.addContentTypeParser(FORM, { parseAs: "string", bodyLimit: options.maxEventBytes }, (_request, body, done) => done(null, body));
@@ -71,20 +91,26 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
   const subscribeSchema = { summary: "Mercure: subscribe to updates of topic selectors", tags: ["mercure"], security, querystring: hubQuerySchema, response: { 200: streamResponse } };
   app.get(MERCURE_PATH, { schema: subscribeSchema, exposeHeadRoute: false }, async (request, reply) => {
     const query = rawQuery(request.url);
-    const selectors = [...new Set(query.getAll("topic"))].map(selector);
-    if (selectors.length === 0) throw new ApiError("invalid_request", "`topic` is required: one or more topic selectors (an exact topic, a URI Template, or *)");
-    if (selectors.length > options.maxTopicsPerStream) throw new ApiError("invalid_request", `at most ${options.maxTopicsPerStream} \`topic\` selectors per subscription (MAX_TOPICS_PER_STREAM)`);
-    const grant = await subscriberGrant(request, query);
+    const hubUrl = hubUrlOf(request);
+    const selectors = subscriptionSelectors(query, hubUrl, options.maxTopicsPerStream);
+    const grant = await subscriberGrant(request, query, hubUrl);
     const userId = grant?.subject === undefined ? `mercure-anonymous:${randomUUID()}` : `mercure:${grant.subject}`;
     refuseIf(hub.admit(userId));
     const channels = subscriptionChannels(selectors);
-    const requested = headerValue(request.headers["last-event-id"]) ?? query.get("lastEventID") ?? undefined;
+    const requested = headerValue(request.headers["last-event-id"]) ?? query.get("lastEventID") ?? query.get("last_event_id") ?? undefined;
     const { start, lastEventId } = await resolveResume(resume, channels, requested);
     if (connectionGone(request.raw, reply.raw)) return reply.hijack();
     reply.hijack();
-    const sink = openSseResponse(request.raw, reply.raw, { ...reply.getHeaders(), "last-event-id": lastEventId });
-    const view = subscriptionView(selectors, (grant?.subscribe ?? []).map(selector));
+    // Both revisions' names for where the stream starts.
+    const sink = openSseResponse(request.raw, reply.raw, { ...reply.getHeaders(), "last-event-id": lastEventId, "mercure-last-event-id": lastEventId });
+    const view = subscriptionView(selectors, grant?.subscribe ?? []);
     hub.open({ userId, channels, sink, start, view, ...(grant?.expiresAt === undefined ? {} : { expiresAt: grant.expiresAt }) });
+    if (options.subscriptionEvents) {
+      const subscriber = `urn:uuid:${randomUUID()}`;
+      const texts = selectors.map((candidate) => candidate.text);
+      publishAll(subscriptionUpdates(texts, subscriber, true, grant?.payload));
+      sink.onClose(() => publishAll(subscriptionUpdates(texts, subscriber, false, grant?.payload)));
+    }
     return reply;
   });
 
@@ -99,9 +125,14 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
   app.post(MERCURE_PATH, { schema: publishSchema }, async (request, reply) => {
     const token = mercureToken(request, rawQuery(request.url));
     if (token === undefined) throw missingToken("publishing needs a token");
-    const grant = await tokens.verify(token, "publisher");
+    const grant = await tokens.verify(token, "publisher", hubUrlOf(request));
     const update = parsePublishForm(request.body as string);
-    if (grant.publish === undefined || !allMatch(grant.publish.map(selector), update.topics)) {
+    if (update.topics.some(isHubTopic)) {
+      throw new ApiError("publish_not_allowed", "topics under /.well-known/mercure are the hub's own (subscription updates): publishers cannot use them", {
+        "www-authenticate": 'Bearer error="insufficient_scope"',
+      });
+    }
+    if (grant.publish === undefined || !allMatch(grant.publish, update.topics)) {
       throw new ApiError("publish_not_allowed", "the token's `mercure.publish` selectors do not allow every topic of the update", {
         "www-authenticate": 'Bearer error="insufficient_scope"',
       });
@@ -114,12 +145,62 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
     return reply.type("text/plain; charset=utf-8").send(update.id ?? generatedId(parseEventId(result.id)!));
   });
 
-  async function subscriberGrant(request: FastifyRequest, query: URLSearchParams): Promise<MercureGrant | undefined> {
+  /** Subscription updates are best effort: a bus failure is logged, and the subscription goes on. */
+  function publishAll(updates: readonly MercureUpdate[]): void {
+    for (const update of updates) {
+      publisher.publish(updateDraft(update, undefined, undefined), "http").catch((error: unknown) => options.onPublishFailure("a subscription update was not published", error));
+    }
+  }
+
+  async function subscriberGrant(request: FastifyRequest, query: URLSearchParams, hubUrl: string): Promise<MercureGrant | undefined> {
     const token = mercureToken(request, query);
-    if (token !== undefined) return tokens.verify(token, "subscriber");
+    if (token !== undefined) return tokens.verify(token, "subscriber", hubUrl);
     if (options.anonymous) return undefined;
     throw missingToken("subscribing needs a token on this hub (MERCURE_ANONYMOUS is off)");
   }
+}
+
+/**
+ * The selectors of a subscription: `topic` (exact or URI Template, the old revision), `match` /
+ * `match_exact` (exact) and `match_urlpattern` (URL Pattern, the newer one). Any other parameter
+ * named `match...` is refused: the newer revision reserves the prefix.
+ */
+function subscriptionSelectors(query: URLSearchParams, hubUrl: string, maxSelectors: number): Selector[] {
+  const selectors = new Map<string, Selector>();
+  for (const [name, value] of query) {
+    if (name === "topic") {
+      selectors.set(`topic ${value}`, selector(value));
+      continue;
+    }
+    if (!name.toLowerCase().startsWith("match")) continue;
+    const type = Object.hasOwn(MATCH_PARAMETERS, name) ? MATCH_PARAMETERS[name]! : undefined;
+    if (type === undefined) throw new ApiError("invalid_request", `unknown matcher parameter \`${name.slice(0, 50)}\`: use topic, match, match_exact or match_urlpattern`);
+    if (value === "" || CONTROL_CHARACTERS.test(value)) throw new ApiError("invalid_request", `\`${name}\` must be a non-empty value without control characters`);
+    try {
+      selectors.set(`${type} ${value}`, matcher(type, value, hubUrl));
+    } catch {
+      throw new ApiError("invalid_request", `\`${name}\` is not a valid URL Pattern: "${value.slice(0, 100)}"`);
+    }
+  }
+  if (selectors.size === 0) throw new ApiError("invalid_request", "a topic selector is required: `topic` (an exact topic, a URI Template or *), `match` or `match_urlpattern`");
+  if (selectors.size > maxSelectors) throw new ApiError("invalid_request", `at most ${maxSelectors} topic selectors per subscription (MAX_TOPICS_PER_STREAM)`);
+  return [...selectors.values()];
+}
+
+/** The hub's URL as this request reached it: relative URL Patterns and topics resolve against it. */
+function hubUrlOf(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}${MERCURE_PATH}`;
+}
+
+/** Whether a topic, resolved against the hub, names the hub's own namespace (where subscription updates go). */
+function isHubTopic(topic: string): boolean {
+  let path: string;
+  try {
+    path = new URL(topic, "https://hub.invalid/").pathname;
+  } catch {
+    return false;
+  }
+  return path === MERCURE_PATH || path.startsWith(`${MERCURE_PATH}/`);
 }
 
 /** The bus idempotency key of a publisher's update id, as the Publisher scopes it. */

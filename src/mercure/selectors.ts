@@ -1,3 +1,4 @@
+import { URLPattern } from "node:url";
 import { compileUriTemplate } from "./uri-template.ts";
 
 /**
@@ -32,6 +33,35 @@ function makeSelector(text: string): Selector {
   const template = text.includes("{") ? compileUriTemplate(text) : undefined;
   if (template) return { text, exact: false, matches: (topic) => topic === text || template.test(topic) };
   return { text, exact: true, matches: (topic) => topic === text };
+}
+
+/** The matcher types of the newer revision (draft-08): `match` and `match_exact` compare exactly, `match_urlpattern` is a URL Pattern. */
+export type MatcherType = "exact" | "urlpattern";
+
+/** Longest URL Pattern accepted: patterns compile to regular expressions, and a long one costs on every update. */
+const MAX_PATTERN_CHARS = 1024;
+
+/**
+ * A matcher of the newer revision. `*` matches every topic whatever the type; relative URL
+ * Patterns and topics are resolved against the hub's URL. Throws TypeError for a pattern the URL
+ * Pattern standard refuses.
+ */
+export function matcher(type: MatcherType, text: string, hubUrl: string): Selector {
+  if (text === ANY_TOPIC) return selector(ANY_TOPIC);
+  if (type === "exact") return { text, exact: true, matches: (topic) => topic === text };
+  if (text.length > MAX_PATTERN_CHARS) throw new TypeError(`a URL Pattern is at most ${MAX_PATTERN_CHARS} characters`);
+  const pattern = new URLPattern(text, hubUrl);
+  return {
+    text,
+    exact: false,
+    matches(topic) {
+      try {
+        return pattern.test(topic, hubUrl);
+      } catch {
+        return false;
+      }
+    },
+  };
 }
 
 /** Whether any of the topics (canonical or alternate) matches any of the selectors. */

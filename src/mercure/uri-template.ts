@@ -1,3 +1,5 @@
+import v8 from "node:v8";
+
 /**
  * Matching topics against RFC 6570 URI Templates (levels 1 to 4), as Mercure topic selectors use
  * them: `https://example.com/books/{id}` matches `https://example.com/books/1`, not
@@ -6,6 +8,11 @@
  * including none (an undefined variable expands to nothing); exploded variables (`*`) and
  * prefixes (`:n`) match any number of characters of their kind.
  */
+
+// Templates come from subscribers, and adjacent expressions make a regular expression that can
+// backtrack for ages on a crafted topic. V8 then falls back to its linear-time engine (the
+// templates' expressions have no backreferences or lookarounds, which that engine lacks).
+v8.setFlagsFromString("--enable-experimental-regexp-engine-on-excessive-backtracks");
 
 const UNRESERVED = "[A-Za-z0-9\\-._~]|%[0-9A-Fa-f]{2}";
 /** `+` and `#` expansions keep reserved characters as they are. */
@@ -70,7 +77,8 @@ function expressionPattern(body: string): string | undefined {
     parts.push(spec.named && !exploded ? `${escapeLiteral(variable[1]!)}(?:=${valueChars}*)?` : `${valueChars}*`);
   }
   // Any of the variables may be undefined, and then neither it nor its separator is written.
-  const one = parts.length === 1 ? parts[0]! : `(?:${parts.join("|")})`;
+  const alternatives = [...new Set(parts)];
+  const one = alternatives.length === 1 ? alternatives[0]! : `(?:${alternatives.join("|")})`;
   const more = parts.length === 1 ? "" : `(?:${escapeLiteral(spec.separator)}${one}){0,${parts.length - 1}}`;
   return `(?:${escapeLiteral(spec.first)}${one}${more})?`;
 }

@@ -17,6 +17,16 @@ import { connectSse } from "../support/sse-client.ts";
 const PUBLISHER_KEY = "mercure-publisher-key-long-enough-for-hs256!";
 const SUBSCRIBER_KEY = "mercure-subscriber-key-long-enough-for-hs256";
 const HUB = "/.well-known/mercure";
+const ISSUER = "https://auth.example.com";
+const AUDIENCE = "https://hub.example.com";
+
+/** An OAuth access token of the newer revision (typ at+jwt, authorization_details). */
+async function accessToken(details: unknown[], key: string, claims: Record<string, unknown> = {}): Promise<string> {
+  return new SignJWT({ authorization_details: details, iss: ISSUER, aud: AUDIENCE, ...claims })
+    .setProtectedHeader({ alg: "HS256", typ: "at+jwt" })
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(key));
+}
 
 async function mercureToken(claims: Record<string, unknown>, key: string, expiresIn?: string): Promise<string> {
   const jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256" });
@@ -85,6 +95,9 @@ describe("Mercure hub at /.well-known/mercure, two instances on Redis", { skip: 
       MERCURE_PUBLISHER_JWT_KEY: PUBLISHER_KEY,
       MERCURE_SUBSCRIBER_JWT_KEY: SUBSCRIBER_KEY,
       MAX_CONNECTIONS_PER_USER: "2",
+      MERCURE_SUBSCRIPTIONS: "1",
+      MERCURE_TOKEN_ISSUER: ISSUER,
+      MERCURE_TOKEN_AUDIENCE: AUDIENCE,
     };
     a = await startGateway({ ...shared, MERCURE_ANONYMOUS: "1" });
     b = await startGateway(shared);
@@ -227,5 +240,76 @@ describe("Mercure hub at /.well-known/mercure, two instances on Redis", { skip: 
     const anonymous = await Promise.all([1, 2, 3].map(() => connectSse(a.url, { path: `${HUB}?topic=x` })));
     assert.deepEqual(anonymous.map((connection) => connection.status), [200, 200, 200], "three anonymous streams over MAX_CONNECTIONS_PER_USER=2");
     for (const connection of anonymous) connection.close();
+  });
+
+  it("newer revision: match (no template expansion), match_urlpattern, last_event_id and Mercure-Last-Event-ID; an unknown match parameter is 400", async () => {
+    await scenario(chromium.browser, "mercure-newer-revision", async ({ open }) => {
+      const page = await open(`${a.url}/healthz`);
+      await subscribe(page, "match", `${HUB}?match=${encodeURIComponent("https://example.com/v1/{id}")}`);
+      await subscribe(page, "pattern", `${HUB}?match_urlpattern=${encodeURIComponent("https://example.com/v1/:id")}`);
+      await subscribe(page, "relative", `${HUB}?matchURLPattern=${encodeURIComponent("/v1/:id")}`);
+      const first = (await publishForm(b.url, [["topic", "https://example.com/v1/1"], ["data", "one"]])).body;
+      assert.equal((await publishForm(b.url, [["topic", "https://example.com/v1/{id}"], ["data", "literal"]])).status, 200);
+      assert.equal((await publishForm(b.url, [["topic", "/v1/2"], ["data", "relative"]])).status, 200);
+      // A URL Pattern's :id matches the literal {id} segment too; `match` does not expand templates.
+      assert.deepEqual((await waitReceived(page, "pattern", 2)).map((event) => event.data), ["one", "literal"]);
+      assert.deepEqual((await waitReceived(page, "match", 1)).map((event) => event.data), ["literal"]);
+      assert.deepEqual((await waitReceived(page, "relative", 1)).map((event) => event.data), ["relative"]);
+      const resumed = await connectSse(a.url, { path: `${HUB}?match_urlpattern=${encodeURIComponent("https://example.com/v1/:id")}&last_event_id=${encodeURIComponent(first)}` });
+      assert.equal(resumed.headers["mercure-last-event-id"], first);
+      assert.equal(resumed.headers["last-event-id"], first);
+      resumed.close();
+    });
+    for (const query of ["match_regex=.*", "MATCH=x", "match_urlpattern=" + encodeURIComponent("https://example.com/(")]) {
+      const response = await fetch(new URL(`${HUB}?${query}`, a.url));
+      assert.equal(response.status, 400, query);
+      assert.equal(((await response.json()) as { error: string }).error, "invalid_request");
+    }
+  });
+
+  it("newer revision: OAuth access tokens (at+jwt, authorization_details) with MERCURE_TOKEN_ISSUER and MERCURE_TOKEN_AUDIENCE", async () => {
+    const topic = "https://example.com/at/1";
+    const subscriber = await accessToken([{ type: "mercure", actions: ["subscribe"], topics: [{ match: "https://example.com/at/:id", matchType: "URLPattern" }] }], SUBSCRIBER_KEY);
+    const stream = await connectSse(a.url, { path: `${HUB}?match=${encodeURIComponent(topic)}`, token: subscriber });
+    assert.equal(stream.status, 200);
+    const publisher = await accessToken([{ type: "mercure", actions: ["publish"], topics: [{ match: topic }] }], PUBLISHER_KEY);
+    assert.equal((await publishForm(b.url, [["topic", topic], ["data", "private"], ["private", "on"]], publisher)).status, 200);
+    assert.equal((await publishForm(b.url, [["topic", "https://example.com/at/2"], ["data", "x"]], publisher)).status, 403, "outside the publish grant");
+    assert.deepEqual((await stream.waitFor(1)).map((event) => event.data), ["private"]);
+    stream.close();
+    const wrongAudience = await accessToken([], SUBSCRIBER_KEY, { aud: "https://other.example.com" });
+    const broken = await accessToken([{ type: "mercure", actions: ["read"], topics: [{ match: topic }] }], SUBSCRIBER_KEY);
+    for (const token of [wrongAudience, broken]) {
+      const response = await fetch(new URL(`${HUB}?match=x`, a.url), { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(response.status, 401);
+      assert.match(response.headers.get("www-authenticate") ?? "", /invalid_token/);
+    }
+  });
+
+  it("subscription updates reach authorised subscribers on every instance when a subscription starts and ends; publishers cannot forge them", async () => {
+    const watcherToken = await mercureToken({ mercure: { subscribe: ["/.well-known/mercure/subscriptions{/topic}{/subscriber}"] } }, SUBSCRIBER_KEY, "1h");
+    const watcher = await connectSse(a.url, { path: `${HUB}?topic=${encodeURIComponent("/.well-known/mercure/subscriptions{/topic}{/subscriber}")}`, token: watcherToken });
+    const anonymousWatcher = await connectSse(a.url, { path: `${HUB}?topic=*` });
+    const chat = `https://example.com/chat/${randomUUID()}`;
+    const payloadToken = await mercureToken({ mercure: { payload: { user: "ada" } } }, SUBSCRIBER_KEY, "1h");
+    const member = await connectSse(b.url, { path: `${HUB}?topic=${encodeURIComponent(chat)}`, token: payloadToken });
+    const [started] = await watcher.waitFor(1, (event) => event.data.includes(chat));
+    const description = JSON.parse(started!.data);
+    assert.equal(description.type, "Subscription");
+    assert.equal(description.topic, chat);
+    assert.equal(description.active, true);
+    assert.deepEqual(description.payload, { user: "ada" });
+    assert.match(description.subscriber, /^urn:uuid:/);
+    assert.equal(description.id, `/.well-known/mercure/subscriptions/${encodeURIComponent(chat)}/${encodeURIComponent(description.subscriber)}`);
+    member.close();
+    const [ended] = await watcher.waitFor(1, (event) => event.data.includes(chat) && JSON.parse(event.data).active === false);
+    assert.equal(JSON.parse(ended!.data).subscriber, description.subscriber);
+    const forged = await publishForm(b.url, [["topic", "/.well-known/mercure/subscriptions/x/y"], ["data", "{}"]]);
+    assert.equal(forged.status, 403);
+    const absolute = await publishForm(b.url, [["topic", "https://hub.example.com/.well-known/mercure/subscriptions/x/y"], ["data", "{}"]]);
+    assert.equal(absolute.status, 403);
+    assert.equal(anonymousWatcher.events.filter((event) => event.data.includes("Subscription")).length, 0, "subscription updates are private");
+    watcher.close();
+    anonymousWatcher.close();
   });
 });

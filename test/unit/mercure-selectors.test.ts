@@ -74,6 +74,11 @@ describe("Mercure topic selectors", () => {
     );
   });
 
+  it("a crafted template and topic cannot make matching backtrack for ages", { timeout: 5000 }, () => {
+    const crafted = selector("https://e.com/{a}x{b}x{c}x{d}x{e}x{f}x{g}x{h}");
+    assert.equal(crafted.matches(`https://e.com/${"ax".repeat(1000)}!`), false);
+  });
+
   it("examples of the protocol: templates, alternates, literals with regex characters", () => {
     const books = selector("https://example.com/books/{id}");
     assert.equal(books.matches("https://example.com/books/1"), true);
