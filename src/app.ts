@@ -165,9 +165,34 @@ function createServer(config: GatewayConfig, logger: FastifyServerOptions["logge
   const http2Options = {
     ...(options as object),
     http2: true,
-    https: { allowHTTP1: true, cert: config.tls.cert, key: config.tls.key },
+    // Without it a TCP connection that never finishes the handshake is held for two minutes.
+    https: { allowHTTP1: true, cert: config.tls.cert, key: config.tls.key, handshakeTimeout: config.requestTimeoutMs },
   } as FastifyHttp2SecureOptions<Http2SecureServer>;
-  return withRequestTimeout(withJsonBodiesOnly(fastify(http2Options) as unknown as FastifyInstance), config.requestTimeoutMs);
+  const app = withRequestTimeout(withJsonBodiesOnly(fastify(http2Options) as unknown as FastifyInstance), config.requestTimeoutMs);
+  return withIdleSessionsClosed(app, config.requestTimeoutMs);
+}
+
+/**
+ * Node bounds no h2 session that opens no stream: idle sessions (no request, or a HEADERS block
+ * never ended) would hold the accepted-connection cap for good. A session's first stream comes
+ * within REQUEST_TIMEOUT_MS; between streams a session waits as long as an HTTP/1.1 keep-alive
+ * connection does; a session with an open stream is never closed for being quiet.
+ */
+function withIdleSessionsClosed(app: FastifyInstance, requestTimeoutMs: number): FastifyInstance {
+  const keepAliveMs = app.initialConfig.keepAliveTimeout ?? requestTimeoutMs;
+  (app.server as unknown as Http2SecureServer).on("session", (session) => {
+    let streams = 0;
+    let idle = setTimeout(() => session.destroy(), requestTimeoutMs);
+    session.on("stream", (stream) => {
+      streams++;
+      clearTimeout(idle);
+      stream.once("close", () => {
+        if (--streams === 0 && !session.destroyed) idle = setTimeout(() => session.close(), keepAliveMs);
+      });
+    });
+    session.once("close", () => clearTimeout(idle));
+  });
+  return app;
 }
 
 /**
