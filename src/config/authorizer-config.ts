@@ -33,11 +33,17 @@ export function readAuthorizer(read: EnvReader): AuthorizerConfig | undefined {
   if (url !== undefined && functionArn !== undefined) {
     throw new ConfigError("set either AUTH_WEBHOOK_URL or AUTH_LAMBDA_ARN, not both: one authorizer decides for subscribers");
   }
-  if (url === undefined && functionArn === undefined) return undefined;
+  // Read before knowing whether an authorizer is on: a wrong value stops the start either way.
   const limits = {
     cacheSeconds: read.integer("AUTH_WEBHOOK_CACHE_S", 60, 0, 86_400),
     timeoutMs: read.integer("AUTH_WEBHOOK_TIMEOUT_MS", 2000, 50, 60_000),
   };
+  const lambdaSettings = {
+    endpoint: read.url("AUTH_LAMBDA_ENDPOINT", ["https:", "http:"]) && read.string("AUTH_LAMBDA_ENDPOINT"),
+    userIdKey: answerPath(read, "AUTH_LAMBDA_USER_ID_KEY", "principalId"),
+    topicsKey: answerPath(read, "AUTH_LAMBDA_TOPICS_KEY", "context.topics"),
+  };
+  if (url === undefined && functionArn === undefined) return undefined;
   if (url !== undefined) {
     if (url.username !== "" || url.password !== "") {
       throw new ConfigError("AUTH_WEBHOOK_URL must not hold user:password@ (HTTP clients refuse such URLs); restrict the webhook by network or put a secret in its path");
@@ -52,9 +58,7 @@ export function readAuthorizer(read: EnvReader): AuthorizerConfig | undefined {
     kind: "lambda",
     functionArn: functionArn!,
     region,
-    endpoint: read.url("AUTH_LAMBDA_ENDPOINT", ["https:", "http:"]) && read.string("AUTH_LAMBDA_ENDPOINT"),
-    userIdKey: answerPath(read, "AUTH_LAMBDA_USER_ID_KEY", "principalId"),
-    topicsKey: answerPath(read, "AUTH_LAMBDA_TOPICS_KEY", "context.topics"),
+    ...lambdaSettings,
     ...limits,
   };
 }

@@ -212,12 +212,14 @@ const KEY_PREFIX_PATTERN = /^[\w.:{}-]{0,64}$/;
 
 function readRedis(read: EnvReader): RedisConfig | undefined {
   const url = read.url("REDIS_URL", ["redis:", "rediss:"]);
-  if (url === undefined) return undefined;
+  // Read before knowing whether Redis is on: a wrong value stops the start either way.
   const keyPrefix = read.string("REDIS_KEY_PREFIX") ?? "sse:";
   if (!KEY_PREFIX_PATTERN.test(keyPrefix)) {
     throw new ConfigError(`REDIS_KEY_PREFIX may hold up to 64 letters, digits and _ . : { } -, got "${keyPrefix}"`);
   }
-  return { url: withCredentials(url, read), keyPrefix, commandTimeoutMs: read.integer("REDIS_COMMAND_TIMEOUT_MS", 2000, 50, 60_000) };
+  const commandTimeoutMs = read.integer("REDIS_COMMAND_TIMEOUT_MS", 2000, 50, 60_000);
+  if (url === undefined) return undefined;
+  return { url: withCredentials(url, read), keyPrefix, commandTimeoutMs };
 }
 
 /**

@@ -17,14 +17,8 @@ export interface SqsConfig {
 /** The SQS consumer's settings; undefined when SQS_QUEUE_URL is unset. */
 export function readSqs(read: EnvReader): SqsConfig | undefined {
   const queueUrl = read.url("SQS_QUEUE_URL", ["https:", "http:"]);
-  if (queueUrl === undefined) return undefined;
-  const region = read.string("AWS_REGION") ?? regionOf(queueUrl);
-  if (region === undefined) {
-    throw new ConfigError(`AWS_REGION must be set: it cannot be read from SQS_QUEUE_URL "${queueUrl.href}"`);
-  }
-  return {
-    queueUrl: queueUrl.href,
-    region,
+  // Read before knowing whether the consumer is on: a wrong value stops the start either way.
+  const settings = {
     endpoint: read.url("SQS_ENDPOINT", ["https:", "http:"]) && read.string("SQS_ENDPOINT"),
     visibilityTimeoutSeconds: read.integer("SQS_VISIBILITY_TIMEOUT_SECONDS", 30, 2, 43_200),
     pollers: read.integer("SQS_POLLERS", 2, 1, 10),
@@ -33,6 +27,12 @@ export function readSqs(read: EnvReader): SqsConfig | undefined {
       topicPaths: readPaths(read, "SQS_TOPIC_PATHS", DEFAULT_TOPIC_PATHS),
     },
   };
+  if (queueUrl === undefined) return undefined;
+  const region = read.string("AWS_REGION") ?? regionOf(queueUrl);
+  if (region === undefined) {
+    throw new ConfigError(`AWS_REGION must be set: it cannot be read from SQS_QUEUE_URL "${queueUrl.href}"`);
+  }
+  return { queueUrl: queueUrl.href, region, ...settings };
 }
 
 /** https://sqs.eu-west-1.amazonaws.com/123456789012/name names its region. */

@@ -28,6 +28,9 @@ export const MIN_CUT_MARGIN_MS = 1000;
 /** Undefined without TARGET_GROUP_ARN (local runs, tests, other platforms): SIGTERM alone drains then. */
 export function readTargetHealth(read: EnvReader, port: number): TargetHealthConfig | undefined {
   const targetGroupArn = read.string("TARGET_GROUP_ARN");
+  // Read before knowing whether the watcher is on: a wrong value stops the start either way.
+  const deregistrationDelayMs = read.integer("DEREGISTRATION_DELAY_MS", 0, 0, 3_600_000);
+  const pollIntervalMs = read.integer("TARGET_HEALTH_POLL_MS", 5000, 100, 60_000);
   if (targetGroupArn === undefined) return undefined;
   const region = TARGET_GROUP_ARN.exec(targetGroupArn)?.[1];
   if (region === undefined) {
@@ -40,8 +43,6 @@ export function readTargetHealth(read: EnvReader, port: number): TargetHealthCon
   if (read.string("DEREGISTRATION_DELAY_MS") === undefined) {
     throw new ConfigError("TARGET_GROUP_ARN needs DEREGISTRATION_DELAY_MS, the target group's deregistration delay, to pace the drain before the load balancer cuts the streams");
   }
-  const deregistrationDelayMs = read.integer("DEREGISTRATION_DELAY_MS", 0, 0, 3_600_000);
-  const pollIntervalMs = read.integer("TARGET_HEALTH_POLL_MS", 5000, 100, 60_000);
   if (deregistrationDelayMs < pollIntervalMs + 2 * MIN_CUT_MARGIN_MS) {
     throw new ConfigError(
       `DEREGISTRATION_DELAY_MS (${deregistrationDelayMs}) must exceed TARGET_HEALTH_POLL_MS (${pollIntervalMs}) by at least ${2 * MIN_CUT_MARGIN_MS} ms: the drain runs in what is left after noticing`,
