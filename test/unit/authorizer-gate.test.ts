@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
 import fc from "fast-check";
 import { AuthError } from "../../src/auth/auth-error.ts";
 import {
@@ -12,7 +13,7 @@ import {
 import { AuthorizerGate, credentialKey } from "../../src/auth/authorizers/authorizer-gate.ts";
 import { DecisionCache } from "../../src/auth/authorizers/decision-cache.ts";
 import { grantDecision } from "../../src/auth/authorizers/grant.ts";
-import { lambdaDecision } from "../../src/auth/authorizers/lambda-answer.ts";
+import { iamMatches, lambdaDecision } from "../../src/auth/authorizers/lambda-answer.ts";
 
 const quiet = { warn() {}, error() {} };
 
@@ -268,6 +269,39 @@ describe("Lambda authorizer answers", () => {
         }
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it("reads a policy whose wildcards would make a regular expression backtrack for ever, without stalling", async () => {
+    // In a worker, so that a stalled match fails this test instead of freezing the test run.
+    const resource = `${"?*".repeat(40)}Q`;
+    const code = `
+      const { parentPort, workerData } = require("node:worker_threads");
+      import(workerData.module).then(({ lambdaDecision }) => {
+        const answer = { principalId: "u", policyDocument: { Statement: [{ Effect: "Allow", Action: "execute-api:Invoke", Resource: workerData.resource }] } };
+        parentPort.postMessage(lambdaDecision(answer, workerData.methodArn, workerData.keys, 1800000000).allowed);
+      });`;
+    const module = new URL("../../src/auth/authorizers/lambda-answer.ts", import.meta.url).href;
+    const worker = new Worker(code, { eval: true, workerData: { module, resource, methodArn, keys } });
+    try {
+      const allowed = await Promise.race([
+        new Promise((resolve, reject) => worker.once("message", resolve).once("error", reject)),
+        new Promise((_, reject) => setTimeout(() => reject(new Error("the policy match did not end within 5 s")), 5000).unref()),
+      ]);
+      assert.equal(allowed, false, "the methodArn has no Q: the Allow does not apply");
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it("matches IAM wildcards as a regular expression of them would, on any pattern and value", () => {
+    const text = (chars: string[]) => fc.array(fc.constantFrom(...chars), { maxLength: 12 }).map((list) => list.join(""));
+    fc.assert(
+      fc.property(text(["a", "A", "b", "/", "*", "?", "."]), text(["a", "A", "b", "/", "."]), fc.boolean(), (pattern, value, ignoreCase) => {
+        const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+        assert.equal(iamMatches(pattern, value, ignoreCase), new RegExp(`^${source}$`, ignoreCase ? "is" : "s").test(value));
+      }),
+      { numRuns: 2000 },
     );
   });
 

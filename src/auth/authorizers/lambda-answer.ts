@@ -62,13 +62,37 @@ function anyMatches(patterns: unknown, value: string, field: string, ignoreCase:
   if (!Array.isArray(list) || !list.every((pattern) => typeof pattern === "string")) {
     throw invalid(`a policy statement's \`${field}\` must be a string or a list of strings`);
   }
-  return list.some((pattern) => iamPattern(pattern, ignoreCase).test(value));
+  return list.some((pattern) => iamMatches(pattern, value, ignoreCase));
 }
 
-/** IAM wildcards: `*` any run of characters, `?` any one character. */
-function iamPattern(pattern: string, ignoreCase: boolean): RegExp {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${source}$`, ignoreCase ? "is" : "s");
+/**
+ * IAM wildcards: `*` any run of characters, `?` any one character. Matched by walking both strings
+ * once per retry of the last `*` (at most pattern x value steps): a regular expression built from
+ * a pattern like `?*?*?*...` backtracks exponentially and would stall every stream of the gateway.
+ */
+export function iamMatches(pattern: string, value: string, ignoreCase: boolean): boolean {
+  const wanted = ignoreCase ? pattern.toLowerCase() : pattern;
+  const given = ignoreCase ? value.toLowerCase() : value;
+  let p = 0;
+  let v = 0;
+  let lastStar = -1;
+  let resumeAt = 0;
+  while (v < given.length) {
+    if (p < wanted.length && (wanted[p] === "?" || wanted[p] === given[v])) {
+      p++;
+      v++;
+    } else if (p < wanted.length && wanted[p] === "*") {
+      lastStar = p++;
+      resumeAt = v;
+    } else if (lastStar >= 0) {
+      p = lastStar + 1;
+      v = ++resumeAt;
+    } else {
+      return false;
+    }
+  }
+  while (wanted[p] === "*") p++;
+  return p === wanted.length;
 }
 
 /** Context values are strings in API Gateway: a comma list, or a JSON array in a string. Real lists are taken too. */
