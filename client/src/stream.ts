@@ -37,6 +37,8 @@ const LONGEST_TIMER_MS = 2 ** 31 - 1;
 const IDLE_TIMEOUT_MS = 100_000;
 /** A token call that hangs is given up, so the stream tries again rather than wait for ever. */
 const TOKEN_TIMEOUT_MS = 30_000;
+/** The longest wait between connections: a Retry-After past a timer's range would otherwise fire at once, in a loop. */
+const LONGEST_WAIT_MS = 300_000;
 /** Refusals a retry cannot fix: a malformed request, a topic the token may not read, no such route. */
 const PERMANENT = [400, 403, 404];
 
@@ -59,7 +61,13 @@ function renewalDelay(token: string): number {
 function withinTokenTimeout(token: () => Promise<string>): Promise<string> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(reject, TOKEN_TIMEOUT_MS, new Error("the token call timed out"))));
-  return Promise.race([token(), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([token().then(headerSafe), timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A token no header can carry (a line break, a non-ASCII letter) fails like a token call, so the next try calls again. */
+function headerSafe(token: string): string {
+  if (/^[!-~]*$/.test(token)) return token;
+  throw new Error("the token is not printable ASCII");
 }
 
 /** Retry-After as seconds or an HTTP date, in ms. */
@@ -206,7 +214,7 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
       }
       sink.status("reconnecting");
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, waitMs);
+        const timer = setTimeout(resolve, Math.min(waitMs, LONGEST_WAIT_MS));
         wake = () => {
           clearTimeout(timer);
           resolve();

@@ -250,3 +250,63 @@ function parsedOrText(data: string): unknown {
     return data;
   }
 }
+
+describe("the client's stream against odd answers from the front", () => {
+  let server: http.Server;
+  let url: string;
+  /** What the next GET /events gets; the Authorization header of each one is kept. */
+  let answer: (response: http.ServerResponse) => void = (response) => void response.writeHead(503).end();
+  const authorizations: (string | undefined)[] = [];
+  const random = Math.random;
+
+  before(async () => {
+    server = http.createServer((request, response) => {
+      authorizations.push(request.headers.authorization);
+      answer(response);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+    // Backoff waits nothing: what paces the client below is the Retry-After alone.
+    Math.random = () => 0;
+  });
+
+  after(async () => {
+    Math.random = random;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  for (const retryAfter of ["99999999999", "Infinity", "Fri, 31 Dec 9999 23:59:59 GMT"]) {
+    test(`a Retry-After too large for a timer (${retryAfter}) is a long wait, not a reconnect loop`, async () => {
+      authorizations.length = 0;
+      answer = (response) => void response.writeHead(503, { "retry-after": retryAfter }).end("{}");
+      const statuses: Status[] = [];
+      const stop = openStream({ url, topics: [], lastEventId: "" }, { event: () => {}, status: (status) => statuses.push(status) });
+      try {
+        await eventually(() => statuses.includes("reconnecting"), 5000, "the first 503 taken");
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(authorizations.length, 1, `${authorizations.length} requests in half a second`);
+      } finally {
+        stop();
+      }
+    });
+  }
+
+  test("a token call that once returns something no header can carry is called again, not reused for ever", async () => {
+    authorizations.length = 0;
+    answer = (response) => void response.writeHead(200, { "content-type": "text/event-stream" }).write(": hello\n\n");
+    const tokens = ["line\nbreak", "naïve", "good-token"];
+    let calls = 0;
+    const statuses: Status[] = [];
+    const stop = openStream(
+      { url, topics: [], lastEventId: "", token: async () => tokens[Math.min(calls++, tokens.length - 1)]! },
+      { event: () => {}, status: (status) => statuses.push(status) },
+    );
+    try {
+      await eventually(() => statuses.includes("open"), 5000, "the stream open with the good token");
+      assert.deepEqual(authorizations, ["Bearer good-token"]);
+    } finally {
+      stop();
+    }
+  });
+});
