@@ -53,17 +53,24 @@ export class RemoteKeySet {
     if (this.#keys === undefined) await this.#refresh(this.#options.failureBackoffMs);
     else if (Date.now() - this.#fetchedAt >= this.#options.maxAgeMs) void this.#refresh(this.#options.failureBackoffMs);
     const keys = this.#keys;
-    if (keys === undefined) throw new KeySetUnavailableError(this.#lastFailure ?? "no answer yet", Math.ceil(this.#options.failureBackoffMs / 1000));
+    if (keys === undefined) throw this.#unavailable();
     try {
       return (await keys(header, token)) as CryptoKey;
     } catch (error) {
       if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
       // A key added since the last fetch (a rotation): look once, then answer from what is held.
-      await this.#refresh(this.#options.unknownKidCooldownMs);
+      // While the set cannot be fetched nobody knows whether the key exists: an outage, not a
+      // refusal (which EventSource takes as final), and retried after the failure backoff.
+      await this.#refresh(this.#lastFailure === undefined ? this.#options.unknownKidCooldownMs : this.#options.failureBackoffMs);
+      if (this.#lastFailure !== undefined) throw this.#unavailable();
       if (this.#keys === keys) throw error;
       return (await this.#keys!(header, token)) as CryptoKey;
     }
   };
+
+  #unavailable(): KeySetUnavailableError {
+    return new KeySetUnavailableError(this.#lastFailure ?? "no answer yet", Math.ceil(this.#options.failureBackoffMs / 1000));
+  }
 
   /** Fetches the set unless a fetch runs or one was tried within `spacingMs`; never throws. */
   #refresh(spacingMs: number): Promise<void> {
