@@ -74,7 +74,8 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
     security,
     querystring,
   };
-  app.head<{ Querystring: EventsQuery }>("/events", { schema: headSchema }, async (request, reply) => {
+  // @fastify/swagger leaves HEAD routes out unless told: this one is an operation of its own.
+  app.head<{ Querystring: EventsQuery }>("/events", { schema: headSchema, config: { swagger: { exposeHeadRoute: true } } }, async (request, reply) => {
     const { principal } = await authorize(request);
     refuseIf(hub.wouldAdmit(principal.userId));
     return reply.code(200).headers(SSE_HEADERS).send();

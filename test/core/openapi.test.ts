@@ -17,11 +17,15 @@ type Document = { paths: Record<string, Record<string, Operation>>; components: 
 /** Starts a gateway, recording every route fastify registers, and fetches its /openapi.json. */
 async function describeGateway(env: Record<string, string>): Promise<{ document: Document; routes: string[] }> {
   const routes: string[] = [];
+  const getSchemas = new Map<string, unknown>();
   const onRoute = (route: RouteOptions) => {
-    // fastify adds a HEAD route for every GET by itself (the document lists the GET), and
-    // @fastify/cors answers preflights on `OPTIONS *`, which is no operation of the API.
+    // fastify adds a HEAD route for every GET by itself, with the GET's own schema (the document
+    // lists the GET); a HEAD route of its own (HEAD /events) is an operation to list. @fastify/cors
+    // answers preflights on `OPTIONS *`, which is no operation of the API.
     for (const method of [route.method].flat()) {
-      if (method !== "HEAD" && !(method === "OPTIONS" && route.url === "*")) routes.push(`${method} ${route.url}`);
+      if (method === "GET") getSchemas.set(route.url, route.schema);
+      if (method === "HEAD" && getSchemas.get(route.url) === route.schema) continue;
+      if (!(method === "OPTIONS" && route.url === "*")) routes.push(`${method} ${route.url}`);
     }
   };
   const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "100", ...env }, () => randomBytes(32));
