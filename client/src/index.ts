@@ -44,6 +44,13 @@ export interface Connection {
 const PREFETCH_FRESH_MS = 10_000;
 const STORAGE_PREFIX = "sse-gateway-client ";
 
+/** FNV-1a: tells tokens apart without keeping them (the key is stored and names channels and locks). */
+function digest(text: string): string {
+  let hash = 2166136261;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619);
+  return (hash >>> 0).toString(36);
+}
+
 function subscribe<T>(set: Set<T>, item: T): () => void {
   set.add(item);
   return () => set.delete(item);
@@ -108,10 +115,13 @@ export function connect(options: ConnectOptions): Connection {
   };
 
   (async () => {
-    // The token's subject is part of the stream's key: two users in one browser never share.
+    // The token's subject is part of the stream's key: two users in one browser never share. An
+    // opaque token (the application's own session, read by an authorizer) has none: its digest
+    // stands for the user; with no token at all (the call failed) the stream is not shared.
     let prefetched = (await token?.().catch(() => "")) || "";
     const fetchedAt = Date.now();
-    const key = `${url} ${topics.join(",")} ${tokenClaims(prefetched).sub ?? ""}`;
+    const user = tokenClaims(prefetched).sub ?? (prefetched && `#${digest(prefetched)}`);
+    const key = `${url} ${topics.join(",")} ${user}`;
     storageKey = STORAGE_PREFIX + key;
     try {
       lastEventId = sessionStorage.getItem(storageKey) ?? "";
@@ -126,7 +136,7 @@ export function connect(options: ConnectOptions): Connection {
     if (closed) return;
     const { renewEarly, withCredentials, idleTimeoutMs } = options;
     const setup = { url, topics, lastEventId, renewEarly, withCredentials, idleTimeoutMs, ...(fresh && { token: fresh }) };
-    stop = share(options.share ?? "auto", { key, setup, sink, lastEventId: () => lastEventId }, options.workerUrl ?? new URL("./worker.js", import.meta.url));
+    stop = share(token && !user ? "off" : (options.share ?? "auto"), { key, setup, sink, lastEventId: () => lastEventId }, options.workerUrl ?? new URL("./worker.js", import.meta.url));
   })();
 
   return connection;
