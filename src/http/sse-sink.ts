@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerResponse } from "node:http2";
+import type { Http2ServerResponse, OutgoingHttpHeaders } from "node:http2";
 import type { Socket } from "node:net";
 import type { StreamSink } from "../hub/stream-sink.ts";
 
@@ -15,7 +15,9 @@ export const SSE_HEADERS = {
 } as const;
 
 /**
- * Starts an SSE response on the raw connection and returns the sink the hub writes to.
+ * Prepares an SSE response on the raw connection and returns the sink the hub writes to. The
+ * head goes out with the first bytes of the body: the hub writes them once it knows where the
+ * stream starts, so a client that has seen the 200 gets every event published after it.
  * `extraHeaders` are the ones fastify hooks put on the reply (CORS, request id).
  */
 export function openSseResponse(
@@ -40,6 +42,8 @@ export function connectionGone(request: IncomingMessage, response: ServerRespons
  */
 class Http1Sink implements StreamSink {
   readonly #socket: Socket;
+  /** The response head, until the first bytes of the body go out with it. */
+  #head: string | undefined;
 
   constructor(socket: Socket, extraHeaders: ExtraHeaders) {
     this.#socket = socket;
@@ -49,10 +53,11 @@ class Http1Sink implements StreamSink {
     for (const [name, value] of Object.entries({ ...extraHeaders, ...SSE_HEADERS, connection: "close" })) {
       if (value !== undefined) head += `${name}: ${Array.isArray(value) ? value.join(", ") : value}\r\n`;
     }
-    socket.write(`${head}\r\n`);
+    this.#head = `${head}\r\n`;
   }
 
   write(chunk: Buffer): void {
+    this.#sendHead();
     this.#socket.write(chunk);
   }
 
@@ -67,12 +72,19 @@ class Http1Sink implements StreamSink {
   }
 
   end(lastChunk?: Buffer): void {
+    this.#sendHead();
     if (lastChunk) this.#socket.end(lastChunk);
     else this.#socket.end();
   }
 
   destroy(): void {
     this.#socket.destroy();
+  }
+
+  #sendHead(): void {
+    if (this.#head === undefined) return;
+    this.#socket.write(this.#head);
+    this.#head = undefined;
   }
 
   onClose(listener: () => void): void {
@@ -85,13 +97,23 @@ class Http1Sink implements StreamSink {
 class Http2Sink implements StreamSink {
   readonly #response: Http2ServerResponse;
 
+  /** The response headers, until the first bytes of the body go out after them. */
+  #headers: OutgoingHttpHeaders | undefined;
+
   constructor(response: Http2ServerResponse, extraHeaders: ExtraHeaders) {
     this.#response = response;
-    response.stream.respond({ ":status": 200, ...extraHeaders, ...SSE_HEADERS });
+    this.#headers = { ":status": 200, ...extraHeaders, ...SSE_HEADERS };
   }
 
   write(chunk: Buffer): void {
+    this.#sendHead();
     this.#response.stream.write(chunk);
+  }
+
+  #sendHead(): void {
+    if (this.#headers === undefined) return;
+    if (!this.#response.stream.destroyed) this.#response.stream.respond(this.#headers);
+    this.#headers = undefined;
   }
 
   get bufferedBytes(): number {
@@ -105,6 +127,7 @@ class Http2Sink implements StreamSink {
   }
 
   end(lastChunk?: Buffer): void {
+    this.#sendHead();
     this.#response.stream.end(lastChunk);
   }
 

@@ -18,6 +18,11 @@ export function controlFrame(type: string, data: unknown, id?: string): Buffer {
   return Buffer.from(`${idLine}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
+/** An id with no data: moves the client's Last-Event-ID without dispatching an event. */
+export function idFrame(id: string): Buffer {
+  return Buffer.from(`id: ${id}\n\n`);
+}
+
 export function retryFrame(retryMs: number): Buffer {
   return Buffer.from(`retry: ${Math.round(retryMs)}\n\n`);
 }

@@ -122,17 +122,16 @@ export class Hub implements BusListener {
   }
 
   /**
-   * Starts serving a stream whose response head is already sent. A connection that is already
-   * gone is let go at once, so it never holds a slot.
+   * Starts serving a stream; its response head goes out with its first bytes. A connection that
+   * is already gone is let go at once, so it never holds a slot.
    */
   open(request: StreamRequest): StreamCursor {
     const cursor = new StreamCursor(this.#cursors, request);
     this.#register(cursor, request);
     // Jittered per stream: an abrupt cut (a crash, the load balancer, a lost zone) ends many
     // streams at once, and their reconnects should not arrive at once.
-    request.sink.write(retryFrame(this.#options.retryMs + Math.random() * this.#options.retryJitterMs));
     request.sink.onClose(() => cursor.clientGone());
-    cursor.start();
+    cursor.start(retryFrame(this.#options.retryMs + Math.random() * this.#options.retryJitterMs));
     return cursor;
   }
 

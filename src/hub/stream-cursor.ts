@@ -23,6 +23,8 @@ export const NODE_TIMERS: CursorTimers = {
 
 export { REFETCH_EVENT } from "./stream-view.ts";
 
+const EMPTY_FRAME: Buffer = Buffer.alloc(0);
+
 /** Where a stream starts: after an id the client gave, at the bus's head, or (an id we cannot use) at the head with a refetch. */
 export type StreamStart =
   | { readonly kind: "after"; readonly position: EventPosition }
@@ -127,6 +129,8 @@ export class StreamCursor {
   #timer: unknown;
   /** What a retry runs: the step that failed. */
   #retry: (() => void) | undefined;
+  /** The stream's first bytes, written once it is placed. */
+  #greeting = EMPTY_FRAME;
 
   constructor(context: CursorContext, stream: CursorStream) {
     this.#options = context;
@@ -154,8 +158,14 @@ export class StreamCursor {
     return { events: this.#held?.size ?? 0, bytes: this.#held?.bytes ?? 0 };
   }
 
-  /** Starts the stream's life; the response head is already sent. */
-  start(): void {
+  /**
+   * Starts the stream's life. Its first bytes (the `retry:` hint) wait until the stream knows
+   * where it starts, and the response head goes out with them: a client that has seen the 200
+   * gets every event published after it.
+   */
+  start(greeting: Buffer): void {
+    this.#greeting = greeting;
+    if (this.#placed) this.#write(greeting);
     void this.#open();
   }
 
@@ -187,9 +197,9 @@ export class StreamCursor {
     }
   }
 
-  /** Writes a frame of no event (a heartbeat comment). */
+  /** Writes a frame of no event (a heartbeat comment); none before the stream's first bytes. */
   writeFrame(frame: Buffer): void {
-    if (this.#state !== "closed") this.#write(frame);
+    if (this.#state !== "closed" && this.#placed) this.#write(frame);
   }
 
   /** Ends the stream with last bytes (token expiry, drain). */
@@ -236,8 +246,11 @@ export class StreamCursor {
   #place(start: EventPosition): void {
     this.#placed = true;
     this.#moveTo(start);
+    this.#write(this.#greeting);
     if (this.#refetchAtStart) {
       this.#write(controlFrame(REFETCH_EVENT, { reason: "unusable-last-event-id" }, formatEventId(start)));
+    } else {
+      this.#write(this.#view.positionFrame(start));
     }
   }
 

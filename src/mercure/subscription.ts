@@ -1,4 +1,5 @@
 import { ALL_EVENTS_CHANNEL } from "../bus/event-bus.ts";
+import { idFrame } from "../hub/frames.ts";
 import type { StreamView } from "../hub/stream-view.ts";
 import { anyMatches, type Selector } from "./selectors.ts";
 import { deliveredUpdate, generatedId, mercureChannel } from "./update.ts";
@@ -27,6 +28,7 @@ export function subscriptionView(selectors: readonly Selector[], privateSelector
     frame: (event) => deliveredUpdate(event)!.frame,
     // An event with an id and no data is not dispatched, but it moves the EventSource's
     // Last-Event-ID to where the stream goes on: a reconnect resumes from there, not from the gap.
-    gapFrame: (head) => Buffer.from(`id: ${generatedId(head)}\n\n`),
+    gapFrame: (head) => idFrame(generatedId(head)),
+    positionFrame: (position) => idFrame(generatedId(position)),
   };
 }
