@@ -78,6 +78,8 @@ describe("heartbeats under churn", () => {
                 hub.open({ userId: `u${opened}`, channels: [channel], sink, start: { kind: "head" } });
                 open.push({ sink, channel });
               }
+              // The bus answers the opens (their first bytes wait for the start position).
+              await new Promise((resolve) => setImmediate(resolve));
             } else if (current.kind === "close" && open.length > 0) {
               const [closed] = open.splice(current.pick % open.length, 1);
               closed!.sink.clientCloses();
