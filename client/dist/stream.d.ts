@@ -29,6 +29,8 @@ export declare function tokenClaims(token: string): {
     exp?: number;
     sub?: string;
 };
+/** The token call, given up after TOKEN_TIMEOUT_MS; a token no header can carry fails too. */
+export declare function withinTokenTimeout(token: () => Promise<string>): Promise<string>;
 /**
  * One stream from the gateway, read with fetch (EventSource hides the status of a refused
  * request and cannot see event types it was not told about), kept open until the returned

@@ -1,6 +1,6 @@
 import { isAfter } from "./event-ids.ts";
 import { share, type ShareMode } from "./share.ts";
-import { tokenClaims, type Status, type StreamEvent, type StreamSink } from "./stream.ts";
+import { tokenClaims, withinTokenTimeout, type Status, type StreamEvent, type StreamSink } from "./stream.ts";
 
 export { serveTabs } from "./share.ts";
 export type { ShareMode } from "./share.ts";
@@ -118,7 +118,7 @@ export function connect(options: ConnectOptions): Connection {
     // The token's subject is part of the stream's key: two users in one browser never share. An
     // opaque token (the application's own session, read by an authorizer) has none: its digest
     // stands for the user; with no token at all (the call failed) the stream is not shared.
-    let prefetched = (await token?.().catch(() => "")) || "";
+    let prefetched = (token && (await withinTokenTimeout(token).catch(() => ""))) || "";
     const fetchedAt = Date.now();
     const user = tokenClaims(prefetched).sub ?? (prefetched && `#${digest(prefetched)}`);
     const key = `${url} ${topics.join(",")} ${user}`;

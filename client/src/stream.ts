@@ -58,7 +58,8 @@ function renewalDelay(token: string): number {
   return delay > 1000 && delay < LONGEST_TIMER_MS ? delay : 0;
 }
 
-function withinTokenTimeout(token: () => Promise<string>): Promise<string> {
+/** The token call, given up after TOKEN_TIMEOUT_MS; a token no header can carry fails too. */
+export function withinTokenTimeout(token: () => Promise<string>): Promise<string> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(reject, TOKEN_TIMEOUT_MS, new Error("the token call timed out"))));
   return Promise.race([token().then(headerSafe), timeout]).finally(() => clearTimeout(timer));
