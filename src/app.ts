@@ -16,6 +16,7 @@ import { clientErrorHandler, frameworkErrorHandler, installErrorHandler } from "
 import { eventsRoute } from "./http/events-route.ts";
 import { healthRoutes } from "./http/health-routes.ts";
 import { installOpenApi } from "./http/openapi.ts";
+import { publishBatchRoute } from "./http/publish-batch-route.ts";
 import { publishRoute } from "./http/publish-route.ts";
 import { Hub } from "./hub/hub.ts";
 import { createSources } from "./ingest/create-sources.ts";
@@ -95,6 +96,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   });
   await app.register(eventsRoute, { hub, authenticator, maxTopicsPerStream: config.maxTopicsPerStream, allowedOrigins: config.corsOrigins });
   await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes, requestTimeoutMs: config.requestTimeoutMs });
+  await app.register(publishBatchRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes, requestTimeoutMs: config.requestTimeoutMs });
   await app.register(demoRoutes, { page: config.demoPage });
   if (config.mercure) {
     await app.register(mercureRoutes, {

@@ -71,13 +71,18 @@ export function parsePublishRequest(value: unknown): PublishRequest {
     const error = validatePublishRequest.errors?.[0];
     throw new PublishRequestError(error ? describeViolation(error, "body") : "body is invalid");
   }
+  return checkBeyondSchema(value, "body");
+}
+
+/** What a schema cannot say about a publish body; `where` names it in messages ("body", "body.events[3]"). */
+export function checkBeyondSchema(value: PublishRequest, where: string): PublishRequest {
   const malformed = [value.type, value.id, ...(value.users ?? [])].find((text) => text !== undefined && !text.isWellFormed());
   if (malformed !== undefined) {
     // A lone surrogate becomes U+FFFD on the way to storage: two ids would become one.
-    throw new PublishRequestError(`body holds ${JSON.stringify(malformed)}, which is not well-formed Unicode (a lone surrogate)`);
+    throw new PublishRequestError(`${where} holds ${JSON.stringify(malformed)}, which is not well-formed Unicode (a lone surrogate)`);
   }
   if (nestsDeeperThan(value.data, MAX_DATA_DEPTH)) {
-    throw new PublishRequestError(`body.data nests deeper than ${MAX_DATA_DEPTH} levels of objects and arrays (MAX_DATA_DEPTH)`);
+    throw new PublishRequestError(`${where}.data nests deeper than ${MAX_DATA_DEPTH} levels of objects and arrays (MAX_DATA_DEPTH)`);
   }
   return value;
 }
@@ -96,15 +101,15 @@ function nestsDeeperThan(value: unknown, limit: number): boolean {
 }
 
 /** Turns a checked body into a bus draft; rejects bodies with no recipient or too large a payload. */
-export function toEventDraft(request: PublishRequest, maxEventBytes: number): EventDraft {
+export function toEventDraft(request: PublishRequest, maxEventBytes: number, where = "body"): EventDraft {
   const users = [...new Set(request.users ?? [])];
   const topics = [...new Set(request.topics ?? [])];
   if (users.length + topics.length === 0) {
-    throw new PublishRequestError("body must name at least one recipient in `users` or `topics`");
+    throw new PublishRequestError(`${where} must name at least one recipient in \`users\` or \`topics\``);
   }
   const dataJson = JSON.stringify(request.data ?? null);
   if (Buffer.byteLength(dataJson) > maxEventBytes) {
-    throw new PublishRequestError(`body.data is larger than MAX_EVENT_BYTES (${maxEventBytes} bytes)`);
+    throw new PublishRequestError(`${where}.data is larger than MAX_EVENT_BYTES (${maxEventBytes} bytes)`);
   }
   const channels = [...users.map(userChannel), ...topics.map(topicChannel)];
   if (request.id === undefined) return { type: request.type, dataJson, channels };
@@ -116,4 +121,41 @@ function fingerprint(type: string, dataJson: string, channels: readonly string[]
   return createHash("sha256")
     .update(JSON.stringify([type, dataJson, [...channels].sort()]))
     .digest("base64url");
+}
+
+/** The body of POST /publish/batch: many events in one request, each to its own recipients. */
+export interface PublishBatchRequest {
+  readonly events: readonly PublishRequest[];
+}
+
+/** Events in one batch at most: one request stays short enough to answer within a publisher's timeout. */
+export const MAX_BATCH_EVENTS = 100;
+/** The largest batch body: room for MAX_BATCH_EVENTS small events, or for one of MAX_EVENT_BYTES when that is larger. */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
+export const publishBatchRequestSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["events"],
+  properties: {
+    events: {
+      type: "array",
+      minItems: 1,
+      maxItems: MAX_BATCH_EVENTS,
+      description: `1 to ${MAX_BATCH_EVENTS} events, each a POST /publish body; published in this order`,
+      items: publishRequestSchema,
+    },
+  },
+} as const;
+
+const validatePublishBatchRequest = ajv.compile<PublishBatchRequest>(publishBatchRequestSchema);
+
+/** Checks a batch body: the schema once for the whole batch, then each event as /publish would. */
+export function parsePublishBatchRequest(value: unknown): PublishBatchRequest {
+  if (!validatePublishBatchRequest(value)) {
+    const error = validatePublishBatchRequest.errors?.[0];
+    throw new PublishRequestError(error ? describeViolation(error, "body") : "body is invalid");
+  }
+  value.events.forEach((event, index) => checkBeyondSchema(event, `body.events[${index}]`));
+  return value;
 }

@@ -15,7 +15,7 @@ export interface PublishRouteOptions {
   readonly requestTimeoutMs: number;
 }
 
-const publishAnswerSchema = {
+export const publishAnswerSchema = {
   description: "Accepted: stored in history and sent to the streams",
   type: "object",
   required: ["id", "duplicate"],
@@ -42,32 +42,42 @@ export async function publishRoute(app: FastifyInstance, options: PublishRouteOp
       },
       // The one check the queue sources use too; its error names the field at fault.
       validatorCompiler: () => checkBody,
-      // The token is checked before a byte of the body is read: a client without a valid one
-      // holds nothing open and learns nothing of the schema.
-      onRequest: async (request, reply) => {
-        cutIfBodyIsLate(request, requestTimeoutMs);
-        try {
-          principals.set(request, await publisherPrincipal(request, verifier));
-        } catch (error) {
-          closeAfterAnswer(request, reply);
-          throw error;
-        }
-      },
+      onRequest: authenticatePublisher(verifier, requestTimeoutMs, principals),
     },
     async (request, reply) => {
-      const patterns = principals.get(request)!.publishPatterns!;
-      const targets: PublishTarget[] = [
-        ...(request.body.users ?? []).map((name) => ({ kind: "user" as const, name })),
-        ...(request.body.topics ?? []).map((name) => ({ kind: "topic" as const, name })),
-      ];
-      const refused = targets.find((target) => !publishAllows(patterns, target));
-      if (refused !== undefined) {
-        throw new AuthError(403, "publish_not_allowed", `the token's \`publish\` claim does not allow "${describeTarget(refused)}"`);
-      }
+      refuseTargetsNotAllowed(principals.get(request)!.publishPatterns!, request.body);
       const result = await publisher.publish(toEventDraft(request.body, maxEventBytes), "http", principals.get(request)!.userId);
       return reply.code(202).send(result);
     },
   );
+}
+
+/** 403 unless the token's `publish` claim allows every recipient of the event; `where` names the event in a batch. */
+export function refuseTargetsNotAllowed(patterns: readonly string[], body: PublishRequest, where = ""): void {
+  const targets: PublishTarget[] = [
+    ...(body.users ?? []).map((name) => ({ kind: "user" as const, name })),
+    ...(body.topics ?? []).map((name) => ({ kind: "topic" as const, name })),
+  ];
+  const refused = targets.find((target) => !publishAllows(patterns, target));
+  if (refused !== undefined) {
+    throw new AuthError(403, "publish_not_allowed", `the token's \`publish\` claim does not allow "${describeTarget(refused)}"${where}`);
+  }
+}
+
+/**
+ * The onRequest hook of the publish routes. The token is checked before a byte of the body is
+ * read: a client without a valid one holds nothing open and learns nothing of the schema.
+ */
+export function authenticatePublisher(verifier: TokenVerifier, requestTimeoutMs: number, principals: WeakMap<FastifyRequest, Principal>) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    cutIfBodyIsLate(request, requestTimeoutMs);
+    try {
+      principals.set(request, await publisherPrincipal(request, verifier));
+    } catch (error) {
+      closeAfterAnswer(request, reply);
+      throw error;
+    }
+  };
 }
 
 async function publisherPrincipal(request: FastifyRequest, verifier: TokenVerifier): Promise<Principal> {

@@ -47,8 +47,8 @@ async function get(baseUrl: string, path: string, headers: Record<string, string
   return { status: response.status, contentType: response.headers.get("content-type") ?? "", text: await response.text() };
 }
 
-async function post(baseUrl: string, body: string, headers: Record<string, string>): Promise<Answer> {
-  const response = await fetch(new URL("/publish", baseUrl), { method: "POST", headers, body });
+async function post(baseUrl: string, body: string, headers: Record<string, string>, path = "/publish"): Promise<Answer> {
+  const response = await fetch(new URL(path, baseUrl), { method: "POST", headers, body });
   return { status: response.status, contentType: response.headers.get("content-type") ?? "", text: await response.text() };
 }
 
@@ -239,6 +239,8 @@ describe("one error shape for every error status", () => {
 
   it("413; 415 for every body that is not JSON", async () => {
     assertErrorShape(await post(gw.url, JSON.stringify({ type: "t", users: ["u"], data: "x".repeat(2000) }), await json()), "too_large");
+    const batch = JSON.stringify({ events: [{ type: "t", users: ["u"], data: "x".repeat(1024 * 1024) }] });
+    assertErrorShape(await post(gw.url, batch, await json(), "/publish/batch"), "batch_too_large", /fewer events per batch/);
     for (const type of ["text/plain", "application/xml", "application/x-www-form-urlencoded"]) {
       assertErrorShape(await post(gw.url, "hello", { ...(await publisher()), "content-type": type }), "unsupported_media_type", /application\/json/);
     }
