@@ -7,6 +7,8 @@ import { DOCS_DIR, outputDir, writeDocSection } from "./report/benchmarks-doc.ts
 import { environmentLines } from "./report/environment.ts";
 import { CHART_FILES, p99Chart, serversSection } from "./report/servers-section.ts";
 import { runClusterScenario } from "./scenarios/cluster.ts";
+import { runGatewayExtras, type GatewayExtras } from "./scenarios/gateway-extras.ts";
+import { gatewayExtrasSection } from "./report/gateway-extras-section.ts";
 import { FULL_PLAN, QUICK_PLAN, type BenchPlan } from "./scenarios/plan.ts";
 import type { ServerRun } from "./scenarios/results.ts";
 import { runServerScenarios } from "./scenarios/server-scenarios.ts";
@@ -46,6 +48,7 @@ async function compareServers(plan: BenchPlan): Promise<void> {
   const fleet = new LoadFleet(Math.max(2, Math.ceil(largest / STREAMS_PER_WORKER)));
   const runs: ServerRun[] = [];
   let cluster: Awaited<ReturnType<typeof runClusterScenario>>;
+  let extras: GatewayExtras | undefined;
   try {
     for (let repetition = 0; repetition < plan.repetitions; repetition++) {
       const order = repetition % 2 === 0 ? runnable : [...runnable].reverse();
@@ -54,7 +57,12 @@ async function compareServers(plan: BenchPlan): Promise<void> {
         runs.push(await runServerScenarios(contender, fleet, plan, log));
       }
     }
-    cluster = wanted && !wanted.includes("gateway") ? { markdown: "Not run (gateway not selected)." } : await runClusterScenario(plan, fleet, log);
+    const gatewayWanted = !wanted || wanted.includes("gateway");
+    if (gatewayWanted) {
+      log("gateway: defaults, batch publish, token verification");
+      extras = await runGatewayExtras(plan, fleet, log);
+    }
+    cluster = gatewayWanted ? await runClusterScenario(plan, fleet, log) : { markdown: "Not run (gateway not selected)." };
   } finally {
     fleet.stop();
   }
@@ -62,7 +70,8 @@ async function compareServers(plan: BenchPlan): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(`${dir}${CHART_FILES.broadcast}`, p99Chart(summaries, "broadcast", `Broadcast to ${plan.broadcastStreams} streams: p99 latency`));
   await writeFile(`${dir}${CHART_FILES["per-user"]}`, p99Chart(summaries, "per-user", `Events to random users (${plan.userStreams}): p99 latency`));
-  const section = serversSection({ plan, environment: environmentLines(), summaries, skipped, clusterMarkdown: cluster.markdown });
+  const extrasMarkdown = extras ? gatewayExtrasSection(extras, summaries) : "";
+  const section = serversSection({ plan, environment: environmentLines(), summaries, skipped, clusterMarkdown: `${cluster.markdown}\n\n${extrasMarkdown}` });
   log(section);
   log(`written to ${await writeDocSection(dir, "servers", section)}${writtenNote()}`);
 }

@@ -69,6 +69,10 @@ export function rateTable(summaries: ReadonlyMap<ServerKind, ServerSummary>, sce
         return share === undefined ? undefined : share * 100;
       }),
       row(`${prefix} server CPU (%)`, 0, summaries, (summary) => at(summary)?.serverCpuPercent),
+      row(`${prefix} server CPU per delivery (µs)`, 1, summaries, (summary) => {
+        const step = at(summary);
+        return step && step.deliveriesPerSecond > 0 ? (step.serverCpuPercent / 100) * 1e6 / step.deliveriesPerSecond : undefined;
+      }),
       row(`${prefix} server waiting for a CPU (%)`, 0, summaries, (summary) => at(summary)?.serverCpuWaitPercent, false),
       row(`${prefix} load-side CPU (%)`, 0, summaries, (summary) => at(summary)?.loadCpuPercent),
       row(`${prefix} latency p50 (ms)`, 1, summaries, (summary) => at(summary)?.p50Ms),
