@@ -77,7 +77,8 @@ const MAX_SECRETS = 4;
 /** Reads and checks the whole configuration; throws ConfigError naming the first wrong variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, randomSecret: () => Uint8Array): GatewayConfig {
   const read = new EnvReader(env);
-  const production = read.string("NODE_ENV") === "production";
+  // Any capitalisation: a deployment that writes Production must not fall into the development mode.
+  const production = read.string("NODE_ENV")?.toLowerCase() === "production";
   const port = read.integer("PORT", 8080, 0, 65535);
   const authorizer = readAuthorizer(read);
   return {
