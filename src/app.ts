@@ -108,6 +108,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       maxTopicsPerStream: config.maxTopicsPerStream,
       maxEventBytes: config.maxEventBytes,
       historyMaxAgeMs: config.history.maxAgeMs,
+      allowedOrigins: config.corsOrigins,
       subscriptionEvents: config.mercure.subscriptionEvents,
       ...(config.mercure.accessTokens === undefined ? {} : { accessTokens: config.mercure.accessTokens }),
       onPublishFailure: (message, error) => app.log.warn({ err: error }, message),

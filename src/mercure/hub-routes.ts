@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { EventBus } from "../bus/event-bus.ts";
 import { parseEventId } from "../events/event-id.ts";
 import { scopedIdempotencyKey, type Publisher } from "../events/publisher.ts";
+import { fromForeignPage } from "../http/credentials.ts";
 import { ApiError } from "../http/errors.ts";
 import { refuseIf } from "../http/events-route.ts";
 import { connectionGone, openSseResponse } from "../http/sse-sink.ts";
@@ -34,6 +35,8 @@ export interface MercureRouteOptions {
   readonly maxTopicsPerStream: number;
   readonly maxEventBytes: number;
   readonly historyMaxAgeMs: number;
+  /** CORS_ORIGINS: the other sites whose pages may use the mercureAuthorization cookie. */
+  readonly allowedOrigins: readonly string[];
 }
 
 const FORM = "application/x-www-form-urlencoded";
@@ -123,7 +126,7 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
     response: { 200: { description: "The update's id", content: { "text/plain": { schema: { type: "string" } } } } },
   };
   app.post(MERCURE_PATH, { schema: publishSchema }, async (request, reply) => {
-    const token = mercureToken(request, rawQuery(request.url));
+    const token = mercureToken(request, rawQuery(request.url), options.allowedOrigins);
     if (token === undefined) throw missingToken("publishing needs a token");
     const grant = await tokens.verify(token, "publisher", hubUrlOf(request));
     const update = parsePublishForm(request.body as string);
@@ -153,7 +156,7 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
   }
 
   async function subscriberGrant(request: FastifyRequest, query: URLSearchParams, hubUrl: string): Promise<MercureGrant | undefined> {
-    const token = mercureToken(request, query);
+    const token = mercureToken(request, query, options.allowedOrigins);
     if (token !== undefined) return tokens.verify(token, "subscriber", hubUrl);
     if (options.anonymous) return undefined;
     throw missingToken("subscribing needs a token on this hub (MERCURE_ANONYMOUS is off)");
@@ -210,9 +213,11 @@ function updateKey(id: string): string {
 
 /**
  * The request's token: the Authorization header wins, then the `authorization` (or `access_token`)
- * query parameter, then the mercureAuthorization cookie.
+ * query parameter, then the mercureAuthorization cookie. The cookie is ambient: any page the user
+ * visits could submit a publish form (no preflight) or open streams with it, so it counts only
+ * from the gateway's own origin or one of CORS_ORIGINS, as Mercure's publish origins do.
  */
-function mercureToken(request: FastifyRequest, query: URLSearchParams): string | undefined {
+function mercureToken(request: FastifyRequest, query: URLSearchParams, allowedOrigins: readonly string[]): string | undefined {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -223,7 +228,11 @@ function mercureToken(request: FastifyRequest, query: URLSearchParams): string |
   if (fromQuery !== null && fromQuery !== "") return fromQuery;
   const cookies = request.headers.cookie;
   const fromCookie = cookies === undefined ? undefined : parseCookie(cookies)[MERCURE_COOKIE];
-  return fromCookie === "" ? undefined : fromCookie;
+  if (fromCookie === undefined || fromCookie === "") return undefined;
+  if (fromForeignPage(request, allowedOrigins)) {
+    throw new ApiError("origin_not_allowed", `the ${MERCURE_COOKIE} cookie is taken only from the gateway's own origin or one listed in CORS_ORIGINS, not from ${request.headers.origin ?? `a ${request.headers["sec-fetch-site"]} page`}`);
+  }
+  return fromCookie;
 }
 
 /** A 401 without an error code, as the protocol asks when no token was presented. */
