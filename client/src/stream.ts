@@ -37,6 +37,8 @@ const LONGEST_TIMER_MS = 2 ** 31 - 1;
 const IDLE_TIMEOUT_MS = 100_000;
 /** A token call that hangs is given up, so the stream tries again rather than wait for ever. */
 const TOKEN_TIMEOUT_MS = 30_000;
+/** Twice the largest event the gateway sends (MAX_EVENT_BYTES is at most 16 MiB). */
+const LONGEST_EVENT_CHARS = 2 ** 25;
 /** The longest wait between connections: a Retry-After past a timer's range would otherwise fire at once, in a loop. */
 const LONGEST_WAIT_MS = 300_000;
 /** Refusals a retry cannot fix: a malformed request, a topic the token may not read, no such route. */
@@ -144,7 +146,13 @@ export function openStream(setup: StreamSetup, sink: StreamSink): () => void {
       if (idleTimeoutMs) idle = setTimeout(() => current.abort(), idleTimeoutMs);
       const { value, done } = await reader.read();
       if (done) return;
-      const lines = (rest + decoder.decode(value, { stream: true })).split("\n");
+      const chunk = decoder.decode(value, { stream: true });
+      rest += chunk;
+      // A body that never ends its line or its event is not the gateway's: dropped, not held.
+      if (rest.length + (data?.length ?? 0) > LONGEST_EVENT_CHARS) return;
+      // Split only when a line ended, so a long line costs its length once, not once per chunk.
+      if (!chunk.includes("\n")) continue;
+      const lines = rest.split("\n");
       rest = lines.pop()!;
       for (const raw of lines) {
         const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
