@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { AuthError } from "../auth/auth-error.ts";
 import { AuthorizerFailure } from "../auth/authorizers/authorizer.ts";
 import { KeySetUnavailableError } from "../auth/remote-key-set.ts";
-import { BusUnavailableError, IdempotencyConflictError } from "../bus/event-bus.ts";
+import { BusRejectedError, BusUnavailableError, IdempotencyConflictError } from "../bus/event-bus.ts";
 import { PublishRequestError } from "../events/publish-request.ts";
 import { describeViolation, type SchemaViolation } from "../validation-message.ts";
 
@@ -52,6 +52,7 @@ export const ERROR_CODES = {
   too_many_streams: { status: 429, when: "the user has too many open streams, or opened too many in the last minute (with `Retry-After`)" },
   header_too_large: { status: 431, when: "the request's headers are too large" },
   internal: { status: 500, when: "an unexpected failure; the message carries the request id to look for in the logs" },
+  bus_rejected: { status: 500, when: "the bus refused this very event for good (a script error, a Redis key of the wrong type: the message says which); nothing was accepted, and retrying it does not help until an operator fixes the cause" },
   authorizer_invalid_answer: { status: 502, when: "the authorizer answered something unusable (the log line says what); nothing to retry until it is fixed" },
   authorizer_unavailable: { status: 503, when: "the authorizer timed out (`AUTH_WEBHOOK_TIMEOUT_MS`) or failed; retry after `Retry-After`" },
   jwks_unavailable: { status: 503, when: "the key set at `JWKS_URL` cannot be fetched and no keys are held yet; retry after `Retry-After`" },
@@ -146,6 +147,10 @@ function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
     return new ApiError("idempotency_conflict", `${error.message}: publish other content under a new \`id\``);
   }
   if (error instanceof BusUnavailableError) return new ApiError("unavailable", error.message, { "retry-after": "1" });
+  if (error instanceof BusRejectedError) {
+    request.log.error({ err: error }, "the bus refused a request for good");
+    return new ApiError("bus_rejected", `${error.message}: retrying the same event does not help until the cause is fixed`);
+  }
   if (error.validation) return validationError(error.validation as SchemaViolation[], error.validationContext);
   switch (error.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":

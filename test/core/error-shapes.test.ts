@@ -3,10 +3,12 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { ERROR_CODES, type ErrorCode } from "../../src/http/errors.ts";
 import { startDevGateway, type DevGateway } from "../support/dev-gateway.ts";
 import { startGateway, token, TEST_SECRET, type RunningGateway } from "../support/gateway.ts";
+import { startTestRedis } from "../support/redis-server.ts";
 import { startWebhook } from "../support/webhook-server.ts";
 
 interface Answer {
@@ -296,6 +298,20 @@ describe("one error shape for every error status", () => {
       assertErrorShape(await post(down.url, JSON.stringify({ type: "t", users: ["u"] }), await json()), "unavailable");
     } finally {
       await down.stop();
+    }
+  });
+
+  it("500 bus_rejected: Redis refuses the event for good (its history key holds a string)", async () => {
+    const redis = await startTestRedis();
+    const rejecting = await startGateway({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: "shapes:" });
+    const admin = new Redis(redis.url);
+    try {
+      await admin.set("shapes:ids:u:u", "not a stream");
+      assertErrorShape(await post(rejecting.url, JSON.stringify({ type: "t", users: ["u"] }), await json()), "bus_rejected", /WRONGTYPE.*does not help/);
+    } finally {
+      admin.disconnect();
+      await rejecting.stop();
+      await redis.stop();
     }
   });
 

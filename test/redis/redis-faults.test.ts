@@ -180,4 +180,32 @@ describe("Redis faults", { skip, timeout: 90_000 }, () => {
       await redis.stop();
     }
   });
+  test("a publish Redis refuses for good (a key of the wrong type) answers 500 bus_rejected, not a generic error, and other publishes flow", async () => {
+    const redis = await startTestRedis();
+    const group = await startGatewayGroup(redis.url, 1);
+    const url = group.instances[0]!.url;
+    const admin = new Redis(redis.url);
+    try {
+      await admin.set(`${group.env.REDIS_KEY_PREFIX}ids:u:wrong-type`, "not a stream");
+      const refused = await publish(url, { users: ["wrong-type"], type: "tick", data: { n: 0 }, id: "rejected-0" });
+      assert.equal(refused.status, 500);
+      assert.equal(refused.body.error, "bus_rejected");
+      assert.match(refused.body.message, /WRONGTYPE/);
+      assert.match(refused.body.message, /retrying .* does not help/);
+      assert.equal((await publish(url, { users: ["fine"], type: "tick", data: { n: 1 } })).status, 202);
+      // Nothing of the refused publish was kept: once the cause is gone, the same id is a new event, delivered.
+      await admin.del(`${group.env.REDIS_KEY_PREFIX}ids:u:wrong-type`);
+      const stream = await watch(url, "wrong-type");
+      const retried = await publish(url, { users: ["wrong-type"], type: "tick", data: { n: 0 }, id: "rejected-0" });
+      assert.equal(retried.status, 202);
+      assert.equal(retried.body.duplicate, false);
+      await stream.connection.waitFor(1, dataEvents, 5000);
+      assert.deepEqual(sequence(stream.connection.events), [0]);
+      stream.connection.close();
+    } finally {
+      admin.disconnect();
+      await group.stop();
+      await redis.stop();
+    }
+  });
 });
