@@ -79,17 +79,18 @@ export class TargetHealthWatcher {
     this.#state = "watching";
     log.info({ target, targetGroupArn: config.targetGroupArn }, "watching this task's target; its drain starts when the target turns draining");
     // The target drains after the last poll that saw it otherwise was sent: the cut comes no
-    // sooner than one deregistration delay after that.
-    let notDrainingAt = Date.now();
+    // sooner than one deregistration delay after that. Measured on the monotonic clock: a
+    // wall-clock jump between polls must not shorten or stretch the drain.
+    let notDrainingAt = performance.now();
     while (!signal.aborted) {
-      const sentAt = Date.now();
+      const sentAt = performance.now();
       const state = await this.#retrying("asking the load balancer for this target's health", () => this.#targetState(target));
       if (state === undefined) return;
       if (state === "draining") {
         this.#state = "draining";
         this.#client.destroy();
         log.info({ target }, "the load balancer is draining this target: draining the streams before it cuts them");
-        this.#options.onDraining(drainDeadline(config.deregistrationDelayMs, notDrainingAt));
+        this.#options.onDraining(Date.now() + drainDeadline(config.deregistrationDelayMs, notDrainingAt) - performance.now());
         return;
       }
       notDrainingAt = sentAt;
@@ -102,7 +103,9 @@ export class TargetHealthWatcher {
       new DescribeTargetHealthCommand({ TargetGroupArn: this.#options.config.targetGroupArn, Targets: [{ Id: target.id, Port: target.port }] }),
       { abortSignal: this.#stopping.signal },
     );
-    return answer.TargetHealthDescriptions?.[0]?.TargetHealth?.State ?? "unknown";
+    // Only our own target's state counts: an answer describing another one says nothing of ours.
+    const own = answer.TargetHealthDescriptions?.find(({ Target }) => Target?.Id === target.id && (Target.Port ?? target.port) === target.port);
+    return own?.TargetHealth?.State ?? "unknown";
   }
 
   /** Runs attempt until it succeeds; undefined once stopped. One log line per run of failures. */

@@ -165,6 +165,43 @@ describe("target health watcher against a stand-in load balancer API", () => {
     wrong.watcher.stop();
   });
 
+  it("an answer about another target, or one that is not XML, is never read as this target draining", async () => {
+    elb.setState("127.0.0.9:7008", "healthy");
+    const { watcher, drains, failures } = watch("127.0.0.9:7008");
+    elb.failNext(3, "other-target");
+    elb.failNext(2, "garbage");
+    const callsBefore = elb.calls();
+    watcher.start();
+    await eventually(async () => drains.length > 0 || (elb.calls() >= callsBefore + 8 && failures() >= 2), 10_000, "the lying answers to be served");
+    assert.deepEqual(drains, [], "another target's draining is not ours");
+    assert.equal(watcher.state, "watching");
+    watcher.stop();
+  });
+
+  it("a wall-clock jump between polls neither cuts the drain short nor pushes it past the cut", async (t) => {
+    elb.setState("127.0.0.9:7009", "healthy");
+    const drainWindows: number[] = [];
+    const realNow = Date.now.bind(Date);
+    for (const jumpMs of [3_600_000, -3_600_000]) {
+      let jump = 0;
+      t.mock.method(Date, "now", () => realNow() + jump);
+      elb.setState("127.0.0.9:7009", "healthy");
+      const { watcher: w, drains } = watch("127.0.0.9:7009");
+      w.start();
+      await eventually(async () => w.state === "watching", 5000, "watching");
+      await sleep(250);
+      jump = jumpMs;
+      elb.setState("127.0.0.9:7009", "draining");
+      await eventually(async () => drains.length === 1, 5000, "the drain to be reported");
+      drainWindows.push(drains[0]! - Date.now());
+      w.stop();
+      t.mock.restoreAll();
+    }
+    for (const window of drainWindows) {
+      assert.ok(window <= 3000 && window >= 3000 - 500, `the drain gets the deregistration delay less the margin, whatever the clock did: ${window} ms`);
+    }
+  });
+
   it("task metadata that cannot be read is retried; one without an address is reported, never guessed", async () => {
     const missing = watch("127.0.0.9:7006", { metadataUri: `${metadata.uri}-missing` });
     missing.watcher.start();

@@ -17,8 +17,8 @@ export interface ElbStandIn {
   /** DescribeTargetHealth calls answered, including failed ones. */
   readonly calls: () => number;
   setState(target: string, state: TargetState): void;
-  /** The next `count` calls fail this way. */
-  failNext(count: number, failure: "throttling" | "internal" | "access-denied" | "hang-up"): void;
+  /** The next `count` calls fail this way ("other-target": a 200 that describes another target, draining; "garbage": a 200 that is not XML). */
+  failNext(count: number, failure: "throttling" | "internal" | "access-denied" | "hang-up" | "other-target" | "garbage"): void;
   close(): Promise<void>;
 }
 
@@ -44,6 +44,8 @@ export async function startElbStandIn(targetGroupArn: string): Promise<ElbStandI
       if (failure === "hang-up") return void response.destroy();
       if (failure === "throttling") return void answerError(response, 400, "Throttling", "Rate exceeded");
       if (failure === "internal") return void answerError(response, 500, "HealthUnavailable", "The health of the specified targets could not be retrieved due to an internal error.");
+      if (failure === "garbage") return void response.writeHead(200, { "content-type": "text/xml" }).end("<<not xml");
+      if (failure === "other-target") return void answerDescriptions(response, [targetXml("10.9.9.9", "1", "draining")]);
       if (failure === "access-denied") return void answerError(response, 403, "AccessDenied", "User is not authorized to perform: elasticloadbalancing:DescribeTargetHealth");
       answer(request, Buffer.concat(chunks).toString(), response);
     });
@@ -67,9 +69,7 @@ export async function startElbStandIn(targetGroupArn: string): Promise<ElbStandI
       const port = form.get(`Targets.member.${n}.Port`) ?? "";
       members.push(targetXml(id, port, states.get(`${id}:${port}`) ?? "unused"));
     }
-    response.writeHead(200, { "content-type": "text/xml" }).end(
-      `<DescribeTargetHealthResponse xmlns="${XMLNS}"><DescribeTargetHealthResult><TargetHealthDescriptions>${members.join("")}</TargetHealthDescriptions></DescribeTargetHealthResult><ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata></DescribeTargetHealthResponse>`,
-    );
+    answerDescriptions(response, members);
   }
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -92,6 +92,12 @@ function targetXml(id: string, port: string, state: TargetState): string {
   const reason = REASONS[state];
   const health = `<State>${state}</State>${reason ? `<Reason>${reason[0]}</Reason><Description>${reason[1]}</Description>` : ""}`;
   return `<member><HealthCheckPort>${port}</HealthCheckPort><TargetHealth>${health}</TargetHealth><Target><Port>${port}</Port><Id>${id}</Id></Target></member>`;
+}
+
+function answerDescriptions(response: http.ServerResponse, members: readonly string[]): void {
+  response.writeHead(200, { "content-type": "text/xml" }).end(
+    `<DescribeTargetHealthResponse xmlns="${XMLNS}"><DescribeTargetHealthResult><TargetHealthDescriptions>${members.join("")}</TargetHealthDescriptions></DescribeTargetHealthResult><ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata></DescribeTargetHealthResponse>`,
+  );
 }
 
 function answerError(response: http.ServerResponse, status: number, code: string, message: string): void {
