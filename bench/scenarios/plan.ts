@@ -15,6 +15,9 @@ export interface BenchPlan {
   /** Scenario D: streams spread over two gateways sharing Redis, and the broadcast rates tried. */
   readonly clusterStreams: number;
   readonly clusterRates: readonly number[];
+  /** Scenario D, one event to many users: how many (1,000 is the most one publish names), and the publish rates tried. */
+  readonly manyUsers: number;
+  readonly manyUsersRates: readonly number[];
 }
 
 export const QUICK_PLAN: BenchPlan = {
@@ -28,6 +31,8 @@ export const QUICK_PLAN: BenchPlan = {
   rateDurationMs: 2_000,
   clusterStreams: 4_000,
   clusterRates: [1, 5],
+  manyUsers: 1_000,
+  manyUsersRates: [1, 5, 20],
 };
 
 export const FULL_PLAN: BenchPlan = {
@@ -41,6 +46,8 @@ export const FULL_PLAN: BenchPlan = {
   rateDurationMs: 8_000,
   clusterStreams: 10_000,
   clusterRates: [1, 2, 4, 6, 8],
+  manyUsers: 1_000,
+  manyUsersRates: [1, 2, 5, 10, 20, 40],
 };
 
 /** A rate step counts as saturated when deliveries/s fell below this share of the offered deliveries/s... */

@@ -5,6 +5,7 @@ import { LoadFleet } from "../../bench/load/load-fleet.ts";
 import { Publisher } from "../../bench/load/publisher.ts";
 import { payload } from "../../bench/load/worker-protocol.ts";
 import { runClusterScenario } from "../../bench/scenarios/cluster.ts";
+import { runGatewayExtras } from "../../bench/scenarios/gateway-extras.ts";
 import type { BenchPlan } from "../../bench/scenarios/plan.ts";
 import { runServerScenarios } from "../../bench/scenarios/server-scenarios.ts";
 import { contenders } from "../../bench/servers/contenders.ts";
@@ -23,6 +24,8 @@ const TINY_PLAN: BenchPlan = {
   rateDurationMs: 1_000,
   clusterStreams: 40,
   clusterRates: [5],
+  manyUsers: 20,
+  manyUsersRates: [5],
 };
 
 let fleet: LoadFleet;
@@ -60,13 +63,36 @@ test("scenario D: two gateways through Redis deliver every event, sent over HTTP
     t.skip(outcome.markdown);
     return;
   }
-  assert.deepEqual(outcome.paths.map((path) => path.name), ["HTTP publish to gateway 1", "SQS (EventBridge event) to either gateway"]);
-  for (const path of outcome.paths) {
+  // Each path, its rate and its deliveries/s: 40 streams on the topic, 40 users, an event to 20 users.
+  const expected: [string, number, number][] = [
+    ["HTTP publish to gateway 1", 5, 200],
+    ["SQS (EventBridge event) to either gateway", 5, 200],
+    ["SQS, per user (40 users), to random users", 50, 50],
+    ["one event to 20 users (HTTP to gateway 1)", 5, 100],
+  ];
+  assert.deepEqual(outcome.paths.map((path) => path.name), expected.map(([name]) => name));
+  for (const [index, path] of outcome.paths.entries()) {
     const [step] = path.steps;
     assert.ok(step, outcome.markdown);
     assert.equal(step.deliveredShare, 1, `${path.name}: ${JSON.stringify(step)}`);
     assert.ok(step.p50Ms > 0 && step.p99Ms < 2_000 && !step.saturated, `${path.name}: ${JSON.stringify(step)}`);
-    assert.match(outcome.markdown, new RegExp(`\\| ${path.name.replace(/[()]/g, "\\$&")} \\| 5 \\| 200 \\|`));
+    assert.ok(step.redisCpuPercent >= 0 && step.redisCpuPercent <= step.serverCpuPercent, `${path.name}: Redis's share of the CPU`);
+    const [, rate, deliveries] = expected[index]!;
+    assert.match(outcome.markdown, new RegExp(`\\| ${path.name.replace(/[()]/g, "\\$&")} \\| ${rate} \\| ${deliveries} \\|`));
+  }
+  assert.match(outcome.markdown, /KiB per instance per event/);
+});
+
+test("scenario E: the gateway with the defaults and with batch publish delivers every event; token verification is measured", { timeout: 90_000 }, async () => {
+  const extras = await runGatewayExtras(TINY_PLAN, fleet, () => undefined);
+  assert.ok(extras.tokenVerifyCpuMsPer1k > 0);
+  assert.deepEqual(extras.variants.map((variant) => variant.name), ["defaults, POST /publish", "tuned, POST /publish/batch"]);
+  for (const variant of extras.variants) {
+    const [step] = variant.steps;
+    assert.ok(step, variant.name);
+    assert.equal(step.deliveredShare, 1, `${variant.name}: ${JSON.stringify(step)}`);
+    assert.equal(step.rejectedPublishes, 0, variant.name);
+    assert.ok(variant.bytesPerStream > 0 && variant.openCpuMsPer1k >= 0, variant.name);
   }
 });
 
