@@ -10,7 +10,7 @@ import { refuseIf } from "../http/events-route.ts";
 import { connectionGone, openSseResponse } from "../http/sse-sink.ts";
 import type { Hub } from "../hub/hub.ts";
 import { parsePublishForm } from "./publish-form.ts";
-import { resolveResume } from "./resume.ts";
+import { Resumer } from "./resume.ts";
 import { allMatch, matcher, selector, type MatcherType, type Selector } from "./selectors.ts";
 import { subscriptionUpdates } from "./subscription-events.ts";
 import { subscriptionChannels, subscriptionView } from "./subscription.ts";
@@ -86,7 +86,7 @@ const publishBodySchema = {
 export async function mercureRoutes(app: FastifyInstance, options: MercureRouteOptions): Promise<void> {
   const { hub, bus, publisher } = options;
   const tokens = new MercureTokens(options.keys, options.accessTokens);
-  const resume = { bus, keyOfId: updateKey, maxAgeMs: options.historyMaxAgeMs, now: Date.now };
+  const resumer = new Resumer({ bus, keyOfId: updateKey, maxAgeMs: options.historyMaxAgeMs, now: Date.now });
   // Encapsulated: only these routes read forms; the rest of the API takes JSON alone.
   app.addContentTypeParser(FORM, { parseAs: "string", bodyLimit: options.maxEventBytes }, (_request, body, done) => done(null, body));
   const security: Record<string, string[]>[] = [{ bearer: [] }, { mercureCookie: [] }, { mercureQuery: [] }];
@@ -101,7 +101,7 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
     refuseIf(hub.admit(userId));
     const channels = subscriptionChannels(selectors);
     const requested = headerValue(request.headers["last-event-id"]) ?? query.get("lastEventID") ?? query.get("last_event_id") ?? undefined;
-    const { start, lastEventId } = await resolveResume(resume, channels, requested);
+    const { start, lastEventId } = await resumer.resolve(channels, requested);
     if (connectionGone(request.raw, reply.raw)) return reply.hijack();
     reply.hijack();
     // Both revisions' names for where the stream starts.
@@ -129,7 +129,7 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
     const token = mercureToken(request, rawQuery(request.url), options.allowedOrigins);
     if (token === undefined) throw missingToken("publishing needs a token");
     const grant = await tokens.verify(token, "publisher", hubUrlOf(request));
-    const update = parsePublishForm(request.body as string);
+    const update = parsePublishForm(request.body);
     if (update.topics.some(isHubTopic)) {
       throw new ApiError("publish_not_allowed", "topics under /.well-known/mercure are the hub's own (subscription updates): publishers cannot use them", {
         "www-authenticate": 'Bearer error="insufficient_scope"',

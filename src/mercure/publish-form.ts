@@ -6,6 +6,8 @@ const MAX_FIELD_CHARS = 2048;
 /** Topics of one update at most (the canonical one and its alternates). */
 const MAX_TOPICS = 32;
 const LINE_BREAK_OR_NUL = /[\r\n\0]/;
+/** Ids travel back in the Last-Event-ID response header too, whose values HTTP/2 limits to visible ASCII and spaces. */
+const HEADER_SAFE = /^[\x20-\x7e]+$/;
 /** Control characters: topics name channels, whose names must stay printable. */
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -14,8 +16,9 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * (the first canonical), `data`, `private` (present means private, whatever its value), `id`,
  * `type`, `retry`. Throws invalid_body naming the field that breaks a rule.
  */
-export function parsePublishForm(body: string): MercureUpdate {
-  const form = new URLSearchParams(body);
+export function parsePublishForm(body: unknown): MercureUpdate {
+  if (body !== undefined && typeof body !== "string") throw new ApiError("unsupported_media_type", "send the update as Content-Type: application/x-www-form-urlencoded");
+  const form = new URLSearchParams(body ?? "");
   const topics = form.getAll("topic");
   if (topics.length === 0) throw invalidField("`topic` is required: the IRI of the topic the update is about");
   if (topics.length > MAX_TOPICS) throw invalidField(`at most ${MAX_TOPICS} \`topic\` fields (one canonical and its alternates)`);
@@ -24,9 +27,12 @@ export function parsePublishForm(body: string): MercureUpdate {
       throw invalidField(`each \`topic\` must be 1 to ${MAX_FIELD_CHARS} characters without control characters`);
     }
   }
-  const id = single(form, "id");
-  if (id !== undefined && (id === "" || id.startsWith("#") || LINE_BREAK_OR_NUL.test(id) || id.length > MAX_FIELD_CHARS)) {
-    throw invalidField(`\`id\` must be 1 to ${MAX_FIELD_CHARS} characters without CR, LF or NUL, not starting with "#" (the hub's own ids start so)`);
+  // An empty id asks for a generated one, as Mercure hubs read it.
+  const id = single(form, "id") || undefined;
+  if (id !== undefined && (id.startsWith("#") || !HEADER_SAFE.test(id) || id.length > MAX_FIELD_CHARS)) {
+    throw invalidField(
+      `\`id\` must be 1 to ${MAX_FIELD_CHARS} printable ASCII characters (an IRI written as a URI), not starting with "#" (the hub's own ids start so)`,
+    );
   }
   const type = single(form, "type");
   if (type !== undefined && (LINE_BREAK_OR_NUL.test(type) || type.length > MAX_FIELD_CHARS)) throw invalidField("`type` must not contain CR, LF or NUL");

@@ -22,6 +22,10 @@ export interface ResumeContext {
 }
 
 const PROBE = { maxEvents: 1, maxBytes: 1 };
+/** How long the oldest complete position of a set of channels is reused: a burst of `earliest` subscriptions searches once. */
+const OLDEST_REUSE_MS = 1000;
+const MAX_REMEMBERED = 1000;
+
 /** The largest sequence number within a millisecond (event-id.ts parses at most 9 digits). */
 const LAST_SEQ = 999_999_999;
 
@@ -31,7 +35,35 @@ const LAST_SEQ = 999_999_999;
  * still holds, answered as `earliest`, never refused (any answer but 200 stops an EventSource for
  * good). With the bus down the stream starts at the present and catches up once it answers.
  */
-export async function resolveResume(context: ResumeContext, channels: readonly string[], requested: string | undefined): Promise<Resume> {
+export class Resumer {
+  readonly #context: ResumeContext;
+  readonly #oldestKnown = new Map<string, { readonly position: EventPosition; readonly at: number }>();
+
+  constructor(context: ResumeContext) {
+    this.#context = context;
+  }
+
+  resolve(channels: readonly string[], requested: string | undefined): Promise<Resume> {
+    return resolveResume(this.#context, channels, requested, (of) => this.#oldestRemembered(of));
+  }
+
+  async #oldestRemembered(channels: readonly string[]): Promise<EventPosition> {
+    const key = JSON.stringify(channels);
+    const known = this.#oldestKnown.get(key);
+    if (known && this.#context.now() - known.at < OLDEST_REUSE_MS) return known.position;
+    const position = await oldestComplete(this.#context, channels);
+    if (this.#oldestKnown.size >= MAX_REMEMBERED) this.#oldestKnown.clear();
+    this.#oldestKnown.set(key, { position, at: this.#context.now() });
+    return position;
+  }
+}
+
+async function resolveResume(
+  context: ResumeContext,
+  channels: readonly string[],
+  requested: string | undefined,
+  oldest: (channels: readonly string[]) => Promise<EventPosition>,
+): Promise<Resume> {
   try {
     if (requested === undefined || requested === "") {
       const head = await context.bus.head();
@@ -39,7 +71,7 @@ export async function resolveResume(context: ResumeContext, channels: readonly s
     }
     const position = requested === EARLIEST ? undefined : await positionOf(context, requested);
     if (position && (await context.bus.readPage(channels, position, PROBE)).complete) return { start: { kind: "after", position }, lastEventId: requested };
-    return { start: { kind: "after", position: await oldestComplete(context, channels) }, lastEventId: EARLIEST };
+    return { start: { kind: "after", position: await oldest(channels) }, lastEventId: EARLIEST };
   } catch (error) {
     if (!(error instanceof BusUnavailableError)) throw error;
     return { start: { kind: "head" }, lastEventId: EARLIEST };
