@@ -105,6 +105,21 @@ describe("decision cache", () => {
       }),
     );
   });
+
+  it("never holds more weight than its bound, and keeps the last value it could store", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 50 }), fc.array(fc.string({ maxLength: 30 }), { maxLength: 200 }), async (max, values) => {
+        const cache = new DecisionCache<string>(1000, Date.now, { weigh: (value) => value.length, max });
+        for (const [n, value] of values.entries()) {
+          const key = String(n);
+          await cache.get(key, async () => value, () => 60_000);
+          assert.ok(cache.weight <= max, `${cache.weight} > ${max}`);
+          const { value: again, source } = await cache.get(key, async () => "reloaded", () => 0);
+          if (value.length <= max) assert.deepEqual([again, source], [value, "stored"]);
+        }
+      }),
+    );
+  });
 });
 
 describe("credential key", () => {

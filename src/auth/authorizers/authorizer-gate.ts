@@ -27,6 +27,11 @@ export interface AuthorizerGateOptions {
 
 const DEFAULT_MAX_ENTRIES = 10_000;
 /**
+ * Characters of user ids, patterns and messages the stored decisions hold together (~10 MB):
+ * 10,000 grants of 100 patterns of 256 characters would otherwise hold ~450 MB.
+ */
+const DEFAULT_MAX_CHARACTERS = 8 * 1024 * 1024;
+/**
  * Calls in flight at most: a flood of opens with made-up credentials (each a distinct key) must
  * not become a flood on the application's authorizer, nor pile up sockets here. Past it, 503.
  */
@@ -49,7 +54,7 @@ export class AuthorizerGate {
     this.#authorizer = authorizer;
     this.#options = options;
     this.#nowMs = options.nowMs ?? Date.now;
-    this.#cache = new DecisionCache(options.maxEntries ?? DEFAULT_MAX_ENTRIES, this.#nowMs);
+    this.#cache = new DecisionCache(options.maxEntries ?? DEFAULT_MAX_ENTRIES, this.#nowMs, { weigh: decisionCharacters, max: DEFAULT_MAX_CHARACTERS });
   }
 
   /** The principal the authorizer grants; throws AuthError (refused) or AuthorizerFailure (no decision). */
@@ -121,6 +126,12 @@ export function credentialKey(request: AuthorizerRequest): string {
   const headers = FORWARDED_HEADERS.map((name) => request.headers[name] ?? null);
   const material = JSON.stringify([headers, query, request.topics, request.sourceIp]);
   return createHash("sha256").update(material).digest("base64url");
+}
+
+/** What a decision holds, in characters: its user id and patterns, or its message. */
+function decisionCharacters(decision: AuthorizerDecision): number {
+  if (!decision.allowed) return decision.message.length;
+  return decision.principal.topicPatterns.reduce((sum, pattern) => sum + pattern.length, decision.principal.userId.length);
 }
 
 function abortion(signal: AbortSignal): Promise<never> {
