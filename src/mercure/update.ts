@@ -57,10 +57,18 @@ const decoded = new WeakMap<GatewayEvent, DeliveredUpdate | null>();
 export function deliveredUpdate(event: GatewayEvent): DeliveredUpdate | null {
   let known = decoded.get(event);
   if (known === undefined) {
-    known = event.type === MERCURE_EVENT_TYPE ? decode(event) : null;
+    known = isMercureUpdate(event) ? decode(event) : null;
     decoded.set(event, known);
   }
   return known;
+}
+
+/**
+ * Only the hub's own publishes: POST /publish and the queues may send any type (also this one) but
+ * only to users' and topics' channels, so an update is known by its Mercure channels, not its type.
+ */
+function isMercureUpdate(event: GatewayEvent): boolean {
+  return event.type === MERCURE_EVENT_TYPE && event.channels.length > 0 && event.channels.every((channel) => channel.startsWith(MERCURE_CHANNEL_PREFIX));
 }
 
 function decode(event: GatewayEvent): DeliveredUpdate | null {

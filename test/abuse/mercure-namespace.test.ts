@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { SignJWT } from "jose";
+import { publish, startGateway, token, type RunningGateway } from "../support/gateway.ts";
+
+const PUBLISHER_KEY = "mercure-publisher-key-long-enough-for-hs256";
+const SUBSCRIBER_KEY = "mercure-subscriber-key-long-enough-for-hs256";
+const sign = (claims: Record<string, unknown>, key: string) =>
+  new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h").sign(new TextEncoder().encode(key));
+
+/** Reads an SSE body until `until` appears (or 5 s pass: the test's own bound). */
+async function readUntil(body: ReadableStream<Uint8Array>, until: string): Promise<string> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const deadline = Date.now() + 5000;
+  let text = "";
+  while (!text.includes(until) && Date.now() < deadline) {
+    const next = await Promise.race([reader.read(), new Promise<undefined>((resolve) => setTimeout(resolve, deadline - Date.now()))]);
+    if (next === undefined || next.done) break;
+    text += decoder.decode(next.value, { stream: true });
+  }
+  await reader.cancel();
+  return text;
+}
+
+// POST /publish took the type "mercure.update", and Mercure streams read any event of that type
+// as an update: a publisher allowed only topic "news" could send a private update on any Mercure
+// topic to its subscribers, past the Mercure publish claim and the private flag.
+describe("an /events publisher cannot speak on the Mercure hub", () => {
+  let gw: RunningGateway;
+  before(async () => {
+    gw = await startGateway({ MERCURE_PUBLISHER_JWT_KEY: PUBLISHER_KEY, MERCURE_SUBSCRIBER_JWT_KEY: SUBSCRIBER_KEY, MERCURE_ANONYMOUS: "1" });
+  });
+  after(() => gw.stop());
+
+  it("an event of type mercure.update sent to users and topics reaches no Mercure subscriber", async () => {
+    const inbox = "https://example.com/users/7/inbox";
+    const owner = await sign({ mercure: { subscribe: ["https://example.com/users/7/{box}"] } }, SUBSCRIBER_KEY);
+    const controller = new AbortController();
+    const hub = `${gw.url}/.well-known/mercure`;
+    const streams = await Promise.all([
+      fetch(`${hub}?topic=${encodeURIComponent("https://example.com/users/7/{box}")}`, { headers: { authorization: `Bearer ${owner}` }, signal: controller.signal }),
+      fetch(`${hub}?topic=*`, { signal: controller.signal }),
+      fetch(`${hub}?topic=${encodeURIComponent(inbox)}`, { headers: { authorization: `Bearer ${owner}` }, signal: controller.signal }),
+    ]);
+    for (const stream of streams) assert.equal(stream.status, 200);
+    const forged = { topics: [inbox], data: "forged", private: false };
+    const newsOnly = await token({ sub: "newsbot", publish: ["topic:news"] });
+    const everything = await token({ sub: "allbot", publish: ["*"] });
+    for (const [body, by] of [[{ type: "mercure.update", topics: ["news"], data: forged }, newsOnly], [{ type: "mercure.update", users: ["7"], data: forged }, everything]] as const) {
+      const answer = await publish(gw.url, body, by);
+      assert.ok(answer.status === 202 || answer.status === 400, `${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+    const genuine = await fetch(hub, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Bearer ${await sign({ mercure: { publish: ["*"] } }, PUBLISHER_KEY)}` },
+      body: new URLSearchParams([["topic", inbox], ["data", "genuine"]]).toString(),
+    });
+    assert.equal(genuine.status, 200);
+    for (const stream of streams) {
+      const text = await readUntil(stream.body!, "genuine");
+      assert.match(text, /data: genuine/);
+      assert.doesNotMatch(text, /forged/);
+    }
+    controller.abort();
+  });
+});
