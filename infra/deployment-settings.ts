@@ -5,6 +5,7 @@ import type { JwtConfiguration } from "./jwt-settings.ts";
 import { longestSilenceMs } from "../src/hub/heartbeat-rotation.ts";
 import { subscriberAuthorizerFrom } from "./subscriber-authorizer.ts";
 import { SettingsError } from "./settings-error.ts";
+import { checkOrigins } from "../src/config/config.ts";
 
 /** The load balancer closes a connection that carried no byte for this long. */
 export const LOAD_BALANCER_IDLE_TIMEOUT = Duration.seconds(120);
@@ -35,19 +36,18 @@ export function settingsFromContext(node: Node, imageDirectory: string): Gateway
       userIdKey: context.string("authLambdaUserIdKey"),
       topicsKey: context.string("authLambdaTopicsKey"),
     }),
-    corsOrigins: context.list("corsOrigins") ?? [],
+    corsOrigins: corsOriginsFrom(context.list("corsOrigins") ?? []),
     natGateways: context.integer("natGateways") ?? 1,
-    minTasks: context.integer("minTasks") ?? 2,
-    maxTasks: context.integer("maxTasks") ?? 10,
-    streamsPerTask: context.integer("streamsPerTask") ?? 5000,
-    cpuTargetPercent: context.integer("cpuTargetPercent") ?? 60,
-    taskCpu: context.integer("taskCpu") ?? 512,
+    ...tasksFrom(context),
+    streamsPerTask: context.integerFrom("streamsPerTask", 5000, 1, 1_000_000),
+    cpuTargetPercent: context.integerFrom("cpuTargetPercent", 60, 1, 100),
+    taskCpu: taskCpuFrom(context.integer("taskCpu") ?? 512),
     taskMemoryMiB: context.integer("taskMemoryMiB") ?? 1024,
     redisNodeType: context.string("redisNodeType") ?? "cache.t4g.micro",
-    shutdownGrace: Duration.millis(context.integer("shutdownGraceMs") ?? 15000),
+    shutdownGrace: shutdownGraceFrom(context.integer("shutdownGraceMs") ?? 15000),
     heartbeatInterval: checkHeartbeatInterval(Duration.millis(context.integer("heartbeatIntervalMs") ?? 15000)),
     metricsNamespace: context.string("metricsNamespace") ?? "SseGateway",
-    maxReceiveCount: context.integer("maxReceiveCount") ?? 5,
+    maxReceiveCount: context.integerFrom("maxReceiveCount", 5, 1, 1000),
     logRetention: retentionFrom(context.integer("logRetentionDays") ?? logs.RetentionDays.ONE_MONTH),
     vpcFlowLogs: context.boolean("vpcFlowLogs") ?? true,
     containerInsights: context.boolean("containerInsights") ?? true,
@@ -72,9 +72,48 @@ export function checkHeartbeatInterval(interval: Duration): Duration {
   return interval;
 }
 
+/** A complete secret ARN: the name ends in the 6 characters Secrets Manager appends. */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/;
+/** The CPU units Fargate offers a task. */
+const FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384];
+
+function tasksFrom(context: ContextReader): { minTasks: number; maxTasks: number } {
+  const minTasks = context.integer("minTasks") ?? 2;
+  const maxTasks = context.integer("maxTasks") ?? Math.max(10, minTasks);
+  if (maxTasks < minTasks) throw new SettingsError(`context maxTasks (${maxTasks}) must be at least minTasks (${minTasks})`);
+  return { minTasks, maxTasks };
+}
+
+function taskCpuFrom(cpu: number): number {
+  if (!FARGATE_CPU.includes(cpu)) throw new SettingsError(`context taskCpu must be one of ${FARGATE_CPU.join(", ")} (Fargate's CPU units), not ${cpu}`);
+  return cpu;
+}
+
+/** Fargate's stopTimeout and the deregistration delay are whole seconds: the grace is too. */
+function shutdownGraceFrom(ms: number): Duration {
+  if (ms % 1000 !== 0) throw new SettingsError(`context shutdownGraceMs must be a whole number of seconds in milliseconds (like 15000), not ${ms}`);
+  return Duration.millis(ms);
+}
+
+/** The gateway's own check of CORS_ORIGINS, at synth time rather than in a task that will not start. */
+function corsOriginsFrom(origins: string[]): string[] {
+  try {
+    checkOrigins("CORS_ORIGINS", origins);
+  } catch (error) {
+    throw new SettingsError(`context corsOrigins: ${(error as Error).message}`);
+  }
+  return origins;
+}
+
 function jwtFrom(context: ContextReader): JwtConfiguration {
   const mode = context.string("jwtMode") ?? "secret";
-  if (mode === "secret") return { kind: "secret", secretArn: context.string("jwtSecretArn") };
+  if (mode === "secret") {
+    const secretArn = context.string("jwtSecretArn");
+    if (secretArn !== undefined && !SECRET_ARN.test(secretArn)) {
+      throw new SettingsError(`context jwtSecretArn must be a complete Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>), not "${secretArn}"`);
+    }
+    return { kind: "secret", secretArn };
+  }
   if (mode === "jwks") {
     return {
       kind: "jwks",
@@ -151,6 +190,12 @@ class ContextReader {
     if (typeof number !== "number" || !Number.isSafeInteger(number) || number < 0) {
       throw new SettingsError(`context ${key} must be a whole number, not ${JSON.stringify(value)}`);
     }
+    return number;
+  }
+
+  integerFrom(key: string, fallback: number, min: number, max: number): number {
+    const number = this.integer(key) ?? fallback;
+    if (number < min || number > max) throw new SettingsError(`context ${key} must be from ${min} to ${max}, not ${number}`);
     return number;
   }
 

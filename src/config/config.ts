@@ -170,7 +170,8 @@ function readOrigins(read: EnvReader, name: string): string[] {
   return origins;
 }
 
-function checkOrigins(name: string, origins: readonly string[]): void {
+/** Shared with the CDK app, which checks its corsOrigins the same way at synth time. */
+export function checkOrigins(name: string, origins: readonly string[]): void {
   for (const origin of origins) {
     let parsed: URL | undefined;
     try {

@@ -115,3 +115,24 @@ describe("settings that cannot work are refused at synth time", () => {
     assert.throws(() => createGatewayApp({ jwtMode: "basic" }, outdir), /jwtMode/);
   });
 });
+
+describe("context values that synthesise a stack that cannot deploy or start are refused in one line", () => {
+  const refused: [string, Record<string, string>, RegExp][] = [
+    ["more minimum than maximum tasks", { minTasks: "5", maxTasks: "2" }, /context maxTasks \(2\) must be at least minTasks \(5\)/],
+    ["no delivery before dead-lettering", { maxReceiveCount: "0" }, /context maxReceiveCount must be from 1 to 1000/],
+    ["dead-lettering SQS cannot express", { maxReceiveCount: "1001" }, /context maxReceiveCount must be from 1 to 1000/],
+    ["a grace in part seconds", { shutdownGraceMs: "15500" }, /context shutdownGraceMs must be a whole number of seconds/],
+    ["a grace beyond any stop timeout", { shutdownGraceMs: "99999999" }, /context shutdownGraceMs/],
+    ["no streams per task", { streamsPerTask: "0" }, /context streamsPerTask must be from 1/],
+    ["a CPU target of 0", { cpuTargetPercent: "0" }, /context cpuTargetPercent must be from 1 to 100/],
+    ["a CPU target never reached", { cpuTargetPercent: "250" }, /context cpuTargetPercent must be from 1 to 100/],
+    ["a CPU size Fargate lacks", { taskCpu: "3" }, /context taskCpu must be one of 256, 512, 1024/],
+    ["a secret that is no Secrets Manager ARN", { jwtSecretArn: "nope" }, /context jwtSecretArn must be a complete Secrets Manager secret ARN/],
+    ["an origin the gateway refuses", { corsOrigins: "*" }, /CORS_ORIGINS|corsOrigins/],
+  ];
+  for (const [what, context, message] of refused) {
+    test(what, () => {
+      assert.throws(() => createGatewayApp(context, outdir), (error: unknown) => (error as Error).name === "SettingsError" && message.test((error as Error).message));
+    });
+  }
+});
