@@ -272,14 +272,18 @@ export class StreamCursor {
     }
     if (step !== this.#step) return;
     this.#failures = 0;
-    if (!page.complete) {
+    const ahead = comparePositions(this.position, page.head) > 0;
+    // A position ahead of everything issued and of the clock is another data set's (another
+    // deployment's, a clock gone wrong): what the client holds cannot be caught up from here.
+    const foreign = ahead && this.#ms > this.#options.now();
+    if (!page.complete || foreign) {
       // History no longer reaches back to the position: the client reloads its state as of head.
       this.#moveTo(page.head);
       this.#write(this.#view.gapFrame(page.head));
     } else {
       this.#writeAll(page.events);
-      // A position ahead of everything ever issued is not the client's to claim.
-      if (comparePositions(this.position, page.head) > 0) this.#moveTo(page.head);
+      // Ahead of the head but not of the clock: the clock stood in for a head the bus did not give.
+      if (ahead) this.#moveTo(page.head);
     }
     if (step !== this.#step) return;
     if (!page.complete || page.more || this.#readAgain || this.#held?.overflowed) this.#afterFlush(step, () => this.#catchUp());

@@ -75,12 +75,18 @@ describe("resume with Last-Event-ID", () => {
     }
   });
 
-  it("does not let a position from the future silence the stream", async () => {
+  it("does not let a position from the future silence the stream, and tells the client its state is not this history's", async () => {
+    // An id ahead of everything this history issued comes from another data set (a Redis that lost
+    // its data, another deployment): what the client holds cannot be caught up from here.
+    const { body: current } = await publish(gw.url, { users: ["jack"], type: "n", data: "before" });
     const stream = await connectSse(gw.url, { token: await token({ sub: "jack" }), lastEventId: `${Date.now() + 3_600_000}-0` });
-    await sleep(100);
+    const [refetch] = await stream.waitFor(1, (e) => e.event === "gateway.refetch");
+    assert.deepEqual(JSON.parse(refetch!.data), { reason: "history-gap" });
+    assert.equal(refetch!.id, current.id, "it carries the current id");
     await publish(gw.url, { users: ["jack"], type: "n", data: "now" });
     const [event] = await stream.waitFor(1, (e) => e.event === "n");
     assert.equal(JSON.parse(event!.data), "now");
+    assert.deepEqual(stream.events.map((e) => e.event), ["gateway.refetch", "n"]);
     stream.close();
   });
 });
