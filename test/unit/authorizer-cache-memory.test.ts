@@ -29,15 +29,10 @@ function generousAuthorizer(): Authorizer {
 describe("authorizer decision cache memory", () => {
   it(`stays bounded when ${SESSIONS} sessions are each granted 100 long patterns`, async () => {
     const observer = { called() {}, cacheHit() {}, failed() {} };
-    const gate = new AuthorizerGate(generousAuthorizer(), { cacheSeconds: 3600, timeoutMs: 100, observer, log: { warn() {}, error() {} } });
+    const gate = new AuthorizerGate(generousAuthorizer(), { cacheSeconds: 3600, timeoutMs: 1000, observer, log: { warn() {}, error() {} } });
     collectGarbage();
     const before = process.memoryUsage().heapUsed;
-    for (let from = 0; from < SESSIONS; from += BATCH) {
-      const opens = Array.from({ length: BATCH }, (_, n) => ({ headers: { cookie: `session-${from + n}` }, query: {}, topics: [], sourceIp: "127.0.0.1" }));
-      await Promise.all(opens.map((open) => gate.authorize(open)));
-    }
-    // Past the calls' timeout signals, which keep each call's answer until they fire.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await authorizeSessions(gate);
     collectGarbage();
     const grownMb = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
     console.log(`heap grown by ${grownMb.toFixed(1)} MB for ${SESSIONS} cached grants of 25 KB each`);
@@ -46,4 +41,24 @@ describe("authorizer decision cache memory", () => {
     assert.equal(again.userId, `session-${SESSIONS - 1}`);
     gate.close();
   });
+
+  it(`keeps no answer past its call, with nothing cached and a long timeout`, async () => {
+    const observer = { called() {}, cacheHit() {}, failed() {} };
+    const gate = new AuthorizerGate(generousAuthorizer(), { cacheSeconds: 0, timeoutMs: 60_000, observer, log: { warn() {}, error() {} } });
+    collectGarbage();
+    const before = process.memoryUsage().heapUsed;
+    await authorizeSessions(gate);
+    collectGarbage();
+    const grownMb = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
+    console.log(`heap grown by ${grownMb.toFixed(1)} MB after ${SESSIONS} uncached grants of 25 KB each`);
+    assert.ok(grownMb < 40, `${grownMb.toFixed(1)} MB held after the calls`);
+    gate.close();
+  });
 });
+
+async function authorizeSessions(gate: AuthorizerGate): Promise<void> {
+  for (let from = 0; from < SESSIONS; from += BATCH) {
+    const opens = Array.from({ length: BATCH }, (_, n) => ({ headers: { cookie: `session-${from + n}` }, query: {}, topics: [], sourceIp: "127.0.0.1" }));
+    await Promise.all(opens.map((open) => gate.authorize(open)));
+  }
+}

@@ -80,9 +80,10 @@ export class AuthorizerGate {
     }
     const started = performance.now();
     const signal = AbortSignal.timeout(this.#options.timeoutMs);
+    const timedOut = abortion(signal);
     this.#callsInFlight++;
     try {
-      const decision = await Promise.race([this.#authorizer.decide(request, signal), abortion(signal)]);
+      const decision = await Promise.race([this.#authorizer.decide(request, signal), timedOut.promise]);
       this.#options.observer.called(kind, decision.allowed ? "allow" : "deny", (performance.now() - started) / 1000);
       return decision;
     } catch (error) {
@@ -91,6 +92,7 @@ export class AuthorizerGate {
       this.#report(failure);
       throw failure;
     } finally {
+      timedOut.cancel();
       this.#callsInFlight--;
     }
   }
@@ -134,8 +136,15 @@ function decisionCharacters(decision: AuthorizerDecision): number {
   return decision.principal.topicPatterns.reduce((sum, pattern) => sum + pattern.length, decision.principal.userId.length);
 }
 
-function abortion(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+/**
+ * Rejects when the signal aborts. `cancel` lets go of the listener: the timeout's signal lives
+ * until it fires, and through the listener it would keep every answer of that long.
+ */
+function abortion(signal: AbortSignal): { promise: Promise<never>; cancel(): void } {
+  let onAbort = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
   });
+  return { promise, cancel: () => signal.removeEventListener("abort", onAbort) };
 }
