@@ -26,6 +26,7 @@ type TabMessage =
 
 const WORKER_NAME = "sse-gateway-client";
 const TOKEN_ANSWER_MS = 10_000;
+const WORKER_ANSWER_MS = 3000;
 
 export function share(mode: ShareMode, stream: SharedStream, workerUrl: string | URL): () => void {
   if (mode === "auto") {
@@ -51,24 +52,40 @@ function whilePageShown(join: () => void, leave: () => void): () => void {
   };
 }
 
-/** A worker that cannot start (not found where a bundler moved it, refused by a CSP) falls back on a leader tab. */
+/**
+ * A worker that cannot start (not found where a bundler moved it, refused by a CSP) falls back on
+ * a leader tab. So does one that never answers: a tab that joins a worker still loading its
+ * script is not always told that the load failed, and a live worker answers a join at once.
+ */
 function viaWorker(stream: SharedStream, workerUrl: string | URL): () => void {
   let stop: () => void;
+  let silence: ReturnType<typeof setTimeout> | undefined;
+  let settled = false;
+  const fallBack = () => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(silence);
+    stop();
+    stop = viaLeader(stream);
+  };
   try {
     const worker = new SharedWorker(workerUrl, { type: "module", name: WORKER_NAME });
-    stop = joinWorker(stream, worker.port);
-    worker.onerror = () => {
-      stop();
-      stop = viaLeader(stream);
-    };
+    silence = setTimeout(fallBack, WORKER_ANSWER_MS);
+    stop = joinWorker(stream, worker.port, () => clearTimeout(silence));
+    worker.onerror = fallBack;
   } catch {
     stop = viaLeader(stream);
   }
-  return () => stop();
+  return () => {
+    settled = true;
+    clearTimeout(silence);
+    stop();
+  };
 }
 
-function joinWorker({ key, setup, sink, lastEventId }: SharedStream, port: MessagePort): () => void {
+function joinWorker({ key, setup, sink, lastEventId }: SharedStream, port: MessagePort, answered: () => void): () => void {
   port.onmessage = async ({ data }: MessageEvent<RelayMessage | { t: number }>) => {
+    answered();
     if ("t" in data) port.postMessage({ t: data.t, token: (await setup.token?.().catch(() => "")) ?? "" } satisfies TabMessage);
     else deliver(sink, data);
   };

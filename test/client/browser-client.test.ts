@@ -224,6 +224,18 @@ describe("the browser client in Chromium", { skip: withoutChromium, timeout: 120
     });
   });
 
+  test("a worker that never answers (its script loads but serves no one): the tabs fall back on a leader tab", async () => {
+    await scenario(chromium.browser, "client-worker-silent", async ({ open, context }) => {
+      await context.route("**/client/worker.js", (route) => route.fulfill({ status: 200, contentType: "text/javascript", body: "// serves no one\n" }));
+      await harness.noStreams();
+      const tabs = [await open(harness.page("wendy")), await open(harness.page("wendy"))];
+      for (const tab of tabs) await waitForDemo(tab, (state) => state.state === "open", "a tab's stream");
+      assert.equal(await harness.openStreams(), 1, "one stream for both tabs");
+      const id = (await publish(harness.gateway.url, { users: ["wendy"], type: "note.added", data: {} })).body.id;
+      for (const tab of tabs) assert.deepEqual(await receivedIds(tab, 1, "a tab"), [id]);
+    });
+  });
+
   test("tabs of one user asking for different topics get a stream each, each with its own events", async () => {
     await scenario(chromium.browser, "client-topics", async ({ open }) => {
       await harness.noStreams();
