@@ -185,12 +185,13 @@ function withIdleSessionsClosed(app: FastifyInstance, requestTimeoutMs: number):
   const keepAliveMs = app.initialConfig.keepAliveTimeout ?? requestTimeoutMs;
   (app.server as unknown as Http2SecureServer).on("session", (session) => {
     let streams = 0;
-    let idle = setTimeout(() => session.destroy(), requestTimeoutMs);
+    // Unreferenced: the session holds the process open while it lives, the timer never does.
+    let idle = setTimeout(() => session.destroy(), requestTimeoutMs).unref();
     session.on("stream", (stream) => {
       streams++;
       clearTimeout(idle);
       stream.once("close", () => {
-        if (--streams === 0 && !session.destroyed) idle = setTimeout(() => session.close(), keepAliveMs);
+        if (--streams === 0 && !session.closed && !session.destroyed) idle = setTimeout(() => session.close(), keepAliveMs).unref();
       });
     });
     session.once("close", () => clearTimeout(idle));
