@@ -37,7 +37,7 @@ export interface Gateway {
   /**
    * The drain: not ready, sources stopped, streams closed over the grace period, then closed.
    * With drainBy (ms since the epoch), the streams are closed by then instead: the load
-   * balancer's cut of a draining target.
+   * balancer's cut of a draining target, while the sources stop.
    */
   shutdown(drainBy?: number): Promise<void>;
 }
@@ -134,10 +134,14 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       // Not ready at once, even while the sources are still settling what they hold.
       hub.refuseNewStreams();
       // Every event a source took (and deleted from its queue) reaches the streams still open.
-      await Promise.all(sources.map((source) => source.stop()));
+      const sourcesStopped = Promise.all(sources.map((source) => source.stop()));
+      // Before a load balancer's cut the streams cannot wait for a source slow to stop (a hanging
+      // queue or Redis): they are drained meanwhile, and resume elsewhere from the history.
+      if (drainBy === undefined) await sourcesStopped;
       const graceMs = drainBy === undefined ? config.shutdownGraceMs : Math.max(0, drainBy - Date.now());
-      app.log.info({ graceMs, streams: hub.size }, "draining: sources stopped, streams close over the grace period");
+      app.log.info({ graceMs, streams: hub.size }, `draining: sources ${drainBy === undefined ? "stopped" : "stopping"}, streams close over the grace period`);
       await hub.drain(graceMs);
+      await sourcesStopped;
       hub.close();
       await app.close();
       authorizer?.close();
