@@ -15,12 +15,13 @@ import { eventually } from "../support/wait.ts";
  */
 async function startHangingSqs(body: string) {
   let handedOut = false;
+  let offered = false;
   const hanging: http.ServerResponse[] = [];
   const server = http.createServer((request, response) => {
     request.resume();
     request.on("end", () => {
       const action = String(request.headers["x-amz-target"] ?? "");
-      if (action.endsWith(".ReceiveMessage") && !handedOut) {
+      if (action.endsWith(".ReceiveMessage") && offered && !handedOut) {
         handedOut = true;
         const md5 = createHash("md5").update(body).digest("hex");
         const message = { MessageId: "m1", ReceiptHandle: "r1", MD5OfBody: md5, Body: body, Attributes: { ApproximateReceiveCount: "1" } };
@@ -28,7 +29,7 @@ async function startHangingSqs(body: string) {
       }
       if (action.endsWith(".ReceiveMessage")) {
         // A long poll with nothing in it; the gateway aborts it when it stops.
-        const timer = setTimeout(() => response.writeHead(200, { "content-type": "application/x-amz-json-1.0" }).end("{}"), 1000);
+        const timer = setTimeout(() => response.writeHead(200, { "content-type": "application/x-amz-json-1.0" }).end("{}"), 100);
         return void response.on("close", () => clearTimeout(timer));
       }
       hanging.push(response);
@@ -38,6 +39,8 @@ async function startHangingSqs(body: string) {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,
+    /** From now on the message is handed out (once the test's stream is open to see it). */
+    offer: () => void (offered = true),
     hung: () => hanging.length,
     async close() {
       server.closeAllConnections();
@@ -54,7 +57,11 @@ describe("a drain with a deadline (the load balancer's cut)", () => {
     const gw = await startGateway({ SQS_QUEUE_URL: `${sqs.url}/123456789012/events`, SQS_ENDPOINT: sqs.url, AWS_REGION: "eu-west-1", SQS_POLLERS: "1" });
     try {
       const stream = await connectSse(gw.url, { token: await token({ sub: "alice" }) });
-      await eventually(() => sqs.hung() > 0 && /file\.processed/.test(stream.raw()), 10_000, "the message delivered and its deletion hanging");
+      await eventually(() => /^retry: /.test(stream.raw()), 5000, "the stream open");
+      sqs.offer();
+      await eventually(() => sqs.hung() > 0 && /file\.processed/.test(stream.raw()), 10_000, `the message delivered and its deletion hanging`).catch((error: Error) => {
+        throw new Error(`${error.message}: ${sqs.hung()} hanging, stream ${JSON.stringify(stream.raw())}`);
+      });
       const drainBy = Date.now() + 2000;
       const shutdown = gw.gateway.shutdown(drainBy);
       const seenAt = await eventually(() => (/gateway\.draining/.test(stream.raw()) ? Date.now() : Date.now() > drainBy + 500 && -1), 5000, "the drain or the deadline");
@@ -64,6 +71,7 @@ describe("a drain with a deadline (the load balancer's cut)", () => {
     } finally {
       process.env = saved;
       await sqs.close();
+      if (!gw.gateway.hub.draining) await gw.stop();
     }
   });
 });
