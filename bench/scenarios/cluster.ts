@@ -52,18 +52,18 @@ export interface ClusterOutcome {
 
 function table(paths: readonly ClusterPath[]): string {
   const lines = [
-    "| path | rate (ev/s) | deliveries/s | CPU, both gateways + Redis (%) | of it Redis (%) | gateways' CPU per event (µs) | Redis CPU per event (µs) | waiting for a CPU (%) | load-side CPU (%) | p50 (ms) | p99 (ms) |",
+    "| path | rate (ev/s) | deliveries/s | CPU, both gateways + Redis (%) | of it Redis (%) | gateways' CPU per delivery (µs) | Redis CPU per event (µs) | waiting for a CPU (%) | load-side CPU (%) | p50 (ms) | p99 (ms) |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const { name, steps } of paths) {
     for (const step of steps) {
-      const perEventUs = (percent: number) => (step.rate > 0 ? ((percent / 100) * 1e6) / step.rate : Number.NaN).toFixed(0);
+      const perUs = (percent: number, perSecond: number) => (perSecond > 0 ? ((percent / 100) * 1e6) / perSecond : Number.NaN).toFixed(0);
       const cells = [
         step.deliveriesPerSecond.toFixed(0),
         step.serverCpuPercent.toFixed(0),
         step.redisCpuPercent.toFixed(0),
-        perEventUs(step.serverCpuPercent - step.redisCpuPercent),
-        perEventUs(step.redisCpuPercent),
+        perUs(step.serverCpuPercent - step.redisCpuPercent, step.deliveriesPerSecond),
+        perUs(step.redisCpuPercent, step.rate),
         step.serverCpuWaitPercent.toFixed(0),
         step.loadCpuPercent.toFixed(0),
         step.p50Ms.toFixed(1),
