@@ -89,7 +89,12 @@ describe("Lambda authorizer", () => {
     assert.equal(invocationType, "RequestResponse");
     assert.equal(event.type, "REQUEST");
     assert.equal(event.methodArn, METHOD_ARN);
-    assert.deepEqual(event.headers, { cookie: "app=1", "x-forwarded-for": "198.51.100.7, 203.0.113.9" });
+    assert.deepEqual(event.headers, {
+      cookie: "app=1",
+      Cookie: "app=1",
+      "x-forwarded-for": "198.51.100.7, 203.0.113.9",
+      "X-Forwarded-For": "198.51.100.7, 203.0.113.9",
+    });
     assert.deepEqual(event.multiValueHeaders.cookie, ["app=1"]);
     assert.deepEqual(event.queryStringParameters, { topic: "news", access_token: "alice-token" });
     assert.deepEqual(event.multiValueQueryStringParameters, { topic: ["news"], access_token: ["alice-token"] });
