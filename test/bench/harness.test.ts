@@ -43,7 +43,8 @@ for (const contender of contenders()) {
     }
     const run = await runServerScenarios(contender, fleet, TINY_PLAN, () => undefined);
     assert.deepEqual(run.idle.map((figures) => [figures.streams, figures.failed]), [[30, 0], [60, 0]]);
-    assert.ok(run.idle.every((figures) => figures.bytesPerStream > 0 && figures.openCpuMsPer1k >= 0));
+    // Tens of streams move PSS by a few pages either way (the heap may shrink): a figure, not its sign.
+    assert.ok(run.idle.every((figures) => Number.isFinite(figures.bytesPerStream) && figures.openCpuMsPer1k >= 0));
     for (const [scenario, fanOut] of [["broadcast", 40], ["per-user", 1]] as const) {
       const [step] = run.rates[scenario];
       assert.ok(step, `${scenario} measured`);
@@ -94,7 +95,7 @@ test("scenario E: the gateway with the defaults and with batch publish delivers 
     assert.ok(step, variant.name);
     assert.equal(step.deliveredShare, 1, `${variant.name}: ${JSON.stringify(step)}`);
     assert.equal(step.rejectedPublishes, 0, variant.name);
-    assert.ok(variant.bytesPerStream > 0 && variant.openCpuMsPer1k >= 0, variant.name);
+    assert.ok(Number.isFinite(variant.bytesPerStream) && variant.openCpuMsPer1k >= 0, variant.name);
   }
 });
 

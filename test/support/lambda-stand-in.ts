@@ -1,5 +1,5 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
+import { startStandInServer } from "./stand-in-server.ts";
 
 /**
  * What the stand-in's function does with one event: return a value, fail like a Lambda function
@@ -32,60 +32,46 @@ export interface LambdaStandIn {
 export async function startLambdaStandIn(handler: (event: any) => FunctionOutcome): Promise<LambdaStandIn> {
   let current = handler;
   const invocations: LambdaStandIn["invocations"] = [];
-  const timers = new Set<NodeJS.Timeout>();
-  const server = http.createServer((request, response) => {
+  const server = await startStandInServer((request, text, response, later) => {
     const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(request.url ?? "");
-    let text = "";
-    request.setEncoding("utf8");
-    request.on("data", (chunk: string) => (text += chunk));
-    request.on("end", () => {
-      if (request.method !== "POST" || !match) {
-        response.writeHead(404, { "x-amzn-errortype": "UnknownOperationException", "content-type": "application/json" });
-        response.end(JSON.stringify({ message: "unknown operation" }));
-        return;
-      }
-      const event = JSON.parse(text);
-      invocations.push({ functionName: decodeURIComponent(match[1]!), invocationType: request.headers["x-amz-invocation-type"] as string | undefined, event });
-      let outcome: FunctionOutcome;
-      try {
-        outcome = current(event);
-      } catch (error) {
-        // A handler that throws fails the invocation, as in the Node.js runtime.
-        outcome = { throws: { errorType: (error as Error).name, errorMessage: (error as Error).message } };
-      }
-      const answer = () => {
-        if (response.destroyed) return;
-        if ("apiError" in outcome) {
-          response.writeHead(outcome.apiError.status, { "x-amzn-errortype": outcome.apiError.type, "content-type": "application/json" });
-          response.end(JSON.stringify({ Type: "User", message: `${outcome.apiError.type} from the stand-in` }));
-        } else if ("throws" in outcome) {
-          response.writeHead(200, { "x-amz-function-error": "Unhandled", "x-amz-executed-version": "$LATEST", "content-type": "application/json" });
-          response.end(JSON.stringify({ ...outcome.throws, trace: [] }));
-        } else {
-          response.writeHead(200, { "x-amz-executed-version": "$LATEST", "content-type": "application/json" });
-          response.end(JSON.stringify(outcome.returns));
-        }
-      };
-      const delayMs = "delayMs" in outcome ? (outcome.delayMs ?? 0) : 0;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        answer();
-      }, delayMs);
-      timers.add(timer);
-    });
+    if (request.method !== "POST" || !match) {
+      response.writeHead(404, { "x-amzn-errortype": "UnknownOperationException", "content-type": "application/json" });
+      response.end(JSON.stringify({ message: "unknown operation" }));
+      return;
+    }
+    const event = JSON.parse(text);
+    invocations.push({ functionName: decodeURIComponent(match[1]!), invocationType: request.headers["x-amz-invocation-type"] as string | undefined, event });
+    const outcome = invoke(current, event);
+    later("delayMs" in outcome ? (outcome.delayMs ?? 0) : 0, () => answer(response, outcome));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: server.origin,
     invocations,
     handle(next) {
       current = next;
     },
-    async stop() {
-      for (const timer of timers) clearTimeout(timer);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    stop: () => server.stop(),
   };
+}
+
+/** A handler that throws fails the invocation, as in the Node.js runtime. */
+function invoke(code: (event: any) => FunctionOutcome, event: unknown): FunctionOutcome {
+  try {
+    return code(event);
+  } catch (error) {
+    return { throws: { errorType: (error as Error).name, errorMessage: (error as Error).message } };
+  }
+}
+
+function answer(response: ServerResponse, outcome: FunctionOutcome): void {
+  if ("apiError" in outcome) {
+    response.writeHead(outcome.apiError.status, { "x-amzn-errortype": outcome.apiError.type, "content-type": "application/json" });
+    response.end(JSON.stringify({ Type: "User", message: `${outcome.apiError.type} from the stand-in` }));
+  } else if ("throws" in outcome) {
+    response.writeHead(200, { "x-amz-function-error": "Unhandled", "x-amz-executed-version": "$LATEST", "content-type": "application/json" });
+    response.end(JSON.stringify({ ...outcome.throws, trace: [] }));
+  } else {
+    response.writeHead(200, { "x-amz-executed-version": "$LATEST", "content-type": "application/json" });
+    response.end(JSON.stringify(outcome.returns));
+  }
 }
