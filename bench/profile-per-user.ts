@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { printSelfTimes } from "./lib/cpu-profile.ts";
 import { pinSelfToLoad } from "./lib/pinning.ts";
 import { LoadFleet } from "./load/load-fleet.ts";
 import { Publisher } from "./load/publisher.ts";
@@ -27,30 +28,6 @@ const { values: flags } = parseArgs({
 const streams = Number(flags.streams);
 const profileDir = mkdtempSync(join(tmpdir(), "gateway-profile-"));
 
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
-  readonly children?: readonly number[];
-}
-interface CpuProfile {
-  readonly nodes: readonly ProfileNode[];
-  readonly samples: readonly number[];
-  readonly timeDeltas: readonly number[];
-}
-
-/** Self time per function (ms), from a .cpuprofile. */
-function selfTimes(profile: CpuProfile): Map<string, number> {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const totals = new Map<string, number>();
-  profile.samples.forEach((id, index) => {
-    const frame = byId.get(id)!.callFrame;
-    const file = frame.url.replace(/^.*\/(node_modules\/|src\/)/, "$1");
-    const key = `${frame.functionName || "(anonymous)"} ${file}:${frame.lineNumber + 1}`;
-    totals.set(key, (totals.get(key) ?? 0) + (profile.timeDeltas[index] ?? 0) / 1000);
-  });
-  return totals;
-}
-
 pinSelfToLoad();
 const secret = randomBytes(32).toString("hex");
 const fleet = new LoadFleet(2);
@@ -74,11 +51,4 @@ try {
   fleet.stop();
   await server.stop();
 }
-const file = readdirSync(profileDir).find((name) => name.endsWith(".cpuprofile"));
-if (!file) throw new Error(`no profile written to ${profileDir}`);
-const totals = selfTimes(JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile);
-const all = [...totals.values()].reduce((sum, ms) => sum + ms, 0);
-console.log(`profile ${join(profileDir, file)}: ${all.toFixed(0)} ms sampled`);
-for (const [name, ms] of [...totals].sort((a, b) => b[1] - a[1]).slice(0, Number(flags.top))) {
-  console.log(`${((ms / all) * 100).toFixed(1).padStart(5)} %  ${ms.toFixed(0).padStart(6)} ms  ${name}`);
-}
+printSelfTimes(profileDir, Number(flags.top));

@@ -1,0 +1,39 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+}
+interface CpuProfile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+/** Self time per function (ms) of the one `.cpuprofile` that `node --cpu-prof` wrote to `dir`. */
+export function selfTimes(dir: string): Map<string, number> {
+  const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"));
+  if (!file) throw new Error(`no profile written to ${dir}`);
+  const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const totals = new Map<string, number>();
+  profile.samples.forEach((id, index) => {
+    const frame = byId.get(id)!.callFrame;
+    const source = frame.url.replace(/^.*\/(node_modules\/|src\/)/, "$1");
+    const key = `${frame.functionName || "(anonymous)"} ${source}:${frame.lineNumber + 1}`;
+    totals.set(key, (totals.get(key) ?? 0) + (profile.timeDeltas[index] ?? 0) / 1000);
+  });
+  return totals;
+}
+
+/** The `top` functions by self time, as shares of the time not idle. */
+export function printSelfTimes(dir: string, top: number): void {
+  const totals = selfTimes(dir);
+  totals.delete("(idle) :0");
+  const busy = [...totals.values()].reduce((sum, ms) => sum + ms, 0);
+  console.log(`profile in ${dir}: ${busy.toFixed(0)} ms busy`);
+  for (const [name, ms] of [...totals].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`${((ms / busy) * 100).toFixed(1).padStart(5)} %  ${ms.toFixed(0).padStart(6)} ms  ${name}`);
+  }
+}

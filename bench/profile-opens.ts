@@ -1,0 +1,89 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { sleep } from "./lib/clock.ts";
+import { printSelfTimes } from "./lib/cpu-profile.ts";
+import { pinSelfToLoad } from "./lib/pinning.ts";
+import { sampleTree } from "./lib/proc-stats.ts";
+import { median } from "./lib/stats.ts";
+import { LoadFleet } from "./load/load-fleet.ts";
+import { tokenVerificationCost } from "./scenarios/gateway-extras.ts";
+import { contenders, startGateway } from "./servers/contenders.ts";
+import type { RunningServer } from "./servers/server-process.ts";
+
+/**
+ * Scenario A's two open-path figures, gateway against bare Node, without the rest of the
+ * benchmark: `node bench/profile-opens.ts [--streams N] [--repeat R] [--cpu-prof]`. Each
+ * repetition starts the gateway, opens N topic streams from loopback, stops it, then does the
+ * same with the bare Node server, and prints server CPU per 1,000 opens and PSS per stream
+ * (over the server's baseline, as scenario A measures them) with their ratios; then the median
+ * ratios, and the CPU of token verification alone. With --cpu-prof one gateway run is profiled
+ * instead and its functions with the most self time are printed.
+ */
+const { values: flags } = parseArgs({
+  options: {
+    streams: { type: "string", default: "5000" },
+    repeat: { type: "string", default: "3" },
+    "cpu-prof": { type: "boolean", default: false },
+    top: { type: "string", default: "40" },
+  },
+});
+const streams = Number(flags.streams);
+/** As scenario A: the server settles before its baseline, and after the opens before memory is read. */
+const SETTLE_MS = 500;
+
+interface OpenFigures {
+  readonly cpuMsPer1k: number;
+  readonly kibPerStream: number;
+}
+
+async function measureOpens(server: RunningServer, kind: "gateway" | "bare-node", secret: string, fleet: LoadFleet): Promise<OpenFigures> {
+  try {
+    await sleep(SETTLE_MS);
+    const before = sampleTree(server.pid);
+    const outcome = await fleet.open(kind, server.port, secret, streams, "topic", "bench");
+    if (outcome.failed > 0) throw new Error(`${outcome.failed} ${kind} streams failed to open: ${outcome.firstError}`);
+    await sleep(SETTLE_MS);
+    const after = sampleTree(server.pid);
+    const held = (await fleet.report()).open;
+    return {
+      cpuMsPer1k: ((after.cpuSeconds - before.cpuSeconds) * 1e6) / streams,
+      kibPerStream: (after.pssBytes - before.pssBytes) / 1024 / Math.max(1, held),
+    };
+  } finally {
+    await fleet.closeAll();
+    await server.stop();
+  }
+}
+
+pinSelfToLoad();
+const fleet = new LoadFleet(1);
+const byKind = new Map(contenders().map((contender) => [contender.kind, contender]));
+const gateway = byKind.get("gateway")!;
+const bare = byKind.get("bare-node")!;
+try {
+  if (flags["cpu-prof"]) {
+    const profileDir = mkdtempSync(join(tmpdir(), "gateway-opens-profile-"));
+    const figures = await measureOpens(await startGateway(gateway.secret, {}, ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]), "gateway", gateway.secret, fleet);
+    console.log(`gateway (profiled) ${streams} opens: ${figures.cpuMsPer1k.toFixed(0)} ms CPU per 1,000`);
+    printSelfTimes(profileDir, Number(flags.top));
+  } else {
+    const cpuRatios: number[] = [];
+    const memoryRatios: number[] = [];
+    for (let run = 1; run <= Number(flags.repeat); run++) {
+      const ours = await measureOpens(await gateway.start(), "gateway", gateway.secret, fleet);
+      const theirs = await measureOpens(await bare.start(), "bare-node", bare.secret, fleet);
+      cpuRatios.push(ours.cpuMsPer1k / theirs.cpuMsPer1k);
+      memoryRatios.push(ours.kibPerStream / theirs.kibPerStream);
+      console.log(
+        `run ${run}, ${streams} streams: CPU per 1,000 opens ${ours.cpuMsPer1k.toFixed(0)} vs ${theirs.cpuMsPer1k.toFixed(0)} ms (${cpuRatios.at(-1)!.toFixed(2)}x); ` +
+          `PSS per stream ${ours.kibPerStream.toFixed(1)} vs ${theirs.kibPerStream.toFixed(1)} KiB (${memoryRatios.at(-1)!.toFixed(2)}x)`,
+      );
+    }
+    console.log(`median: CPU per open ${median(cpuRatios).toFixed(2)}x bare Node's, memory per stream ${median(memoryRatios).toFixed(2)}x`);
+    console.log(`token verification alone: ${tokenVerificationCost(gateway.secret).toFixed(1)} ms CPU per 1,000 tokens`);
+  }
+} finally {
+  fleet.stop();
+}
