@@ -48,7 +48,7 @@ export const ERROR_CODES = {
   idempotency_conflict: { status: 409, when: "the publish `id` was already used, within `IDEMPOTENCY_WINDOW_MS`, for an event with other content" },
   too_large: { status: 413, when: "the body is larger than `MAX_EVENT_BYTES`" },
   batch_too_large: { status: 413, when: "a `POST /publish/batch` body is larger than 1 MiB (or `MAX_EVENT_BYTES` when that is larger)" },
-  unsupported_media_type: { status: 415, when: "the body is not `application/json`" },
+  unsupported_media_type: { status: 415, when: "the body is not `application/json` (a Mercure publish: not the form, `application/x-www-form-urlencoded`)" },
   too_many_streams: { status: 429, when: "the user has too many open streams, or opened too many in the last minute (with `Retry-After`)" },
   header_too_large: { status: 431, when: "the request's headers are too large" },
   internal: { status: 500, when: "an unexpected failure; the message carries the request id to look for in the logs" },

@@ -87,8 +87,11 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
   const { hub, bus, publisher } = options;
   const tokens = new MercureTokens(options.keys, options.accessTokens);
   const resumer = new Resumer({ bus, keyOfId: updateKey, maxAgeMs: options.historyMaxAgeMs, now: Date.now });
-  // Encapsulated: only these routes read forms; the rest of the API takes JSON alone.
+  // Encapsulated: only these routes read forms, and nothing else; the rest of the API takes JSON alone.
+  // Any other type (JSON too) is a publisher that did not send the form: the app's 415 would advise JSON.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(FORM, { parseAs: "string", bodyLimit: options.maxEventBytes }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser("*", (request, _payload, done) => done(notAForm(request.headers["content-type"])));
   const security: Record<string, string[]>[] = [{ bearer: [] }, { mercureCookie: [] }, { mercureQuery: [] }];
 
   const subscribeSchema = { summary: "Mercure: subscribe to updates of topic selectors", tags: ["mercure"], security, querystring: hubQuerySchema, response: { 200: streamResponse } };
@@ -233,6 +236,11 @@ function mercureToken(request: FastifyRequest, query: URLSearchParams, allowedOr
     throw new ApiError("origin_not_allowed", `the ${MERCURE_COOKIE} cookie is taken only from the gateway's own origin or one listed in CORS_ORIGINS, not from ${request.headers.origin ?? `a ${request.headers["sec-fetch-site"]} page`}`);
   }
   return fromCookie;
+}
+
+function notAForm(contentType: string | undefined): ApiError {
+  const sent = contentType === undefined ? "a body without Content-Type" : JSON.stringify(contentType.slice(0, 100));
+  return new ApiError("unsupported_media_type", `publish the update as a form, Content-Type: ${FORM} (fields topic, data, private, id, type, retry), not ${sent}`);
 }
 
 /** A 401 without an error code, as the protocol asks when no token was presented. */
