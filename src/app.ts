@@ -1,13 +1,16 @@
 import { randomUUID } from "node:crypto";
 import fastifyCors from "@fastify/cors";
 import type { Http2SecureServer } from "node:http2";
+import type { JWTVerifyGetKey } from "jose";
 import fastify, { LogController, type FastifyHttp2SecureOptions, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from "fastify";
 import { createAuthorizer } from "./auth/authorizers/create-authorizer.ts";
 import { createSubscriberAuthenticator } from "./auth/subscriber-authenticator.ts";
+import { RemoteKeySet } from "./auth/remote-key-set.ts";
 import { createTokenVerifier } from "./auth/token-verifier.ts";
 import { createBus } from "./bus/create-bus.ts";
 import type { EventBus } from "./bus/event-bus.ts";
 import type { GatewayConfig } from "./config/config.ts";
+import type { MercureConfig } from "./config/mercure-config.ts";
 import { Publisher } from "./events/publisher.ts";
 import type { ReadinessCheck } from "./health.ts";
 import { connectionBudget, countOpenFiles, readOpenFileLimit } from "./http/connection-budget.ts";
@@ -24,6 +27,7 @@ import type { IngestSource } from "./ingest/ingest-source.ts";
 import { startEmfReporter } from "./telemetry/emf.ts";
 import { loggerOptions, requestLinesOff } from "./telemetry/logger.ts";
 import { mercureRoutes } from "./mercure/hub-routes.ts";
+import { MercureTokens } from "./mercure/tokens.ts";
 import { GatewayMetrics } from "./telemetry/metrics.ts";
 
 export interface Gateway {
@@ -73,7 +77,9 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   metrics.observeHub(hub);
   const publisher = new Publisher(bus, (source, result) => metrics.published(source, result));
   const sources = createSources(config, publisher, app.log, metrics);
-  const verifier = createTokenVerifier(config.jwt, config.topicsClaim, { maxLifetimeSeconds: config.maxTokenLifetimeS });
+  // One key set for /events and the Mercure hub: one cache, one fetch schedule, one outage.
+  const keySet = config.jwt.kind === "jwks" ? new RemoteKeySet(config.jwt.jwksUrl) : undefined;
+  const verifier = createTokenVerifier(config.jwt, config.topicsClaim, { maxLifetimeSeconds: config.maxTokenLifetimeS }, keySet);
   const authorizer = createAuthorizer(config.authorizer, metrics.authorizer, app.log);
   const authenticator = createSubscriberAuthenticator(verifier, authorizer);
 
@@ -103,14 +109,13 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       hub,
       bus,
       publisher,
-      keys: { publisher: config.mercure.publisherKey, subscriber: config.mercure.subscriberKey },
+      tokens: mercureTokens(config.mercure, keySet),
       anonymous: config.mercure.anonymous,
       maxTopicsPerStream: config.maxTopicsPerStream,
       maxEventBytes: config.maxEventBytes,
       historyMaxAgeMs: config.history.maxAgeMs,
       allowedOrigins: config.corsOrigins,
       subscriptionEvents: config.mercure.subscriptionEvents,
-      ...(config.mercure.accessTokens === undefined ? {} : { accessTokens: config.mercure.accessTokens }),
       onPublishFailure: (message, error) => app.log.warn({ err: error }, message),
     });
   }
@@ -230,4 +235,13 @@ function readinessChecks(hub: Hub, bus: EventBus, sources: readonly IngestSource
     { name: "bus", check: () => bus.health() },
     ...sources.map((source) => ({ name: source.name, check: () => source.health() })),
   ];
+}
+
+/** The hub's token verification: each role's HS256 secret, and the shared key set for the roles MERCURE_JWKS_ROLES names. */
+function mercureTokens(config: MercureConfig, keySet: RemoteKeySet | undefined): MercureTokens {
+  return new MercureTokens({
+    secrets: { ...(config.publisherKey ? { publisher: config.publisherKey } : {}), ...(config.subscriberKey ? { subscriber: config.subscriberKey } : {}) },
+    ...(config.accessTokens === undefined ? {} : { accessTokens: config.accessTokens }),
+    ...(config.keySet === undefined || keySet === undefined ? {} : { keySet: { ...config.keySet, getKey: keySet.getKey as JWTVerifyGetKey } }),
+  });
 }

@@ -18,6 +18,12 @@ export const DEFAULT_KEY_SET_OPTIONS: RemoteKeySetOptions = {
   failureBackoffMs: 5000,
 };
 
+/**
+ * The algorithms tokens signed with keys of the set may use: asymmetric ones alone. An HS256
+ * token "signed" with a public key's bytes, or `alg: none`, is refused before any key is looked up.
+ */
+export const KEY_SET_ALGORITHMS: readonly string[] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
+
 /** The key set could not be fetched and no keys are held yet: a transient failure (503). */
 export class KeySetUnavailableError extends Error {
   override readonly name = "KeySetUnavailableError";
@@ -85,6 +91,9 @@ export class RemoteKeySet {
       })
       .catch((error: unknown) => {
         this.#lastFailure = error instanceof Error ? error.message : String(error);
+        // The backoff runs from the failure: counted from the start, a fetch that timed out would
+        // be followed by the next at once, and while the provider hangs every request would wait.
+        this.#attemptedAt = Date.now();
       })
       .finally(() => {
         this.#pending = undefined;

@@ -2,7 +2,7 @@ import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { JwtConfig } from "../config/config.ts";
 import { AuthError } from "./auth-error.ts";
 import { isUsableUserId } from "./subscriber-principal.ts";
-import { KeySetUnavailableError, RemoteKeySet } from "./remote-key-set.ts";
+import { KEY_SET_ALGORITHMS, KeySetUnavailableError, RemoteKeySet } from "./remote-key-set.ts";
 import { VerifiedTokenCache } from "./verified-token-cache.ts";
 import { Hs256Verifier } from "./hs256-verifier.ts";
 
@@ -21,15 +21,14 @@ export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
 }
 
-const ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"];
-
 export interface TokenRules {
   /** MAX_TOKEN_LIFETIME_S: tokens that live longer (from `iat`, or from now) are refused. */
   readonly maxLifetimeSeconds?: number;
 }
 
-export function createTokenVerifier(config: JwtConfig, topicsClaim: string, rules: TokenRules = {}): TokenVerifier {
-  const verifySignedClaims = claimsVerifier(config);
+/** `keySet`: the JWKS_URL keys, when the app shares them with the Mercure hub; made here otherwise. */
+export function createTokenVerifier(config: JwtConfig, topicsClaim: string, rules: TokenRules = {}, keySet?: RemoteKeySet): TokenVerifier {
+  const verifySignedClaims = claimsVerifier(config, keySet);
   const cache = new VerifiedTokenCache<Principal>();
   return {
     async verify(token: string): Promise<Principal> {
@@ -54,10 +53,10 @@ export function createTokenVerifier(config: JwtConfig, topicsClaim: string, rule
  * HS256 secrets are checked with a synchronous HMAC (Hs256Verifier: a sixth of a stream open's
  * CPU went to WebCrypto's async HMAC); a key set's asymmetric algorithms go through jose.
  */
-function claimsVerifier(config: JwtConfig): (token: string) => JWTPayload | Promise<JWTPayload> {
+function claimsVerifier(config: JwtConfig, keySet: RemoteKeySet | undefined): (token: string) => JWTPayload | Promise<JWTPayload> {
   if (config.kind === "jwks") {
-    const keys = new RemoteKeySet(config.jwksUrl);
-    const options = { algorithms: ASYMMETRIC_ALGORITHMS, issuer: config.issuer, audience: config.audience };
+    const keys = keySet ?? new RemoteKeySet(config.jwksUrl);
+    const options = { algorithms: [...KEY_SET_ALGORITHMS], issuer: config.issuer, audience: config.audience };
     return async (token) => (await jwtVerify(token, keys.getKey as JWTVerifyGetKey, options)).payload;
   }
   const secrets = config.kind === "secret" ? config.secrets : [config.secret];

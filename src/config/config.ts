@@ -49,7 +49,7 @@ export interface GatewayConfig {
   readonly redis?: RedisConfig;
   /** Set with TARGET_GROUP_ARN (ECS behind an ALB): the drain starts when this task's target drains. */
   readonly targetHealth?: TargetHealthConfig;
-  /** Set with MERCURE_PUBLISHER_JWT_KEY: the Mercure hub at /.well-known/mercure. */
+  /** Set with MERCURE_PUBLISHER_JWT_KEY (or MERCURE_JWKS_ROLES naming publisher): the Mercure hub at /.well-known/mercure. */
   readonly mercure?: MercureConfig;
 }
 
@@ -81,12 +81,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
   const production = read.string("NODE_ENV")?.toLowerCase() === "production";
   const port = read.integer("PORT", 8080, 0, 65535);
   const authorizer = readAuthorizer(read);
+  const jwt = readJwt(read, production, randomSecret, authorizer);
   return {
     port,
     host: read.string("HOST") ?? "127.0.0.1",
     logLevel: read.oneOf("LOG_LEVEL", "info", LOG_LEVELS),
     production,
-    jwt: readJwt(read, production, randomSecret, authorizer),
+    jwt,
     authorizer,
     topicsClaim: read.string("JWT_TOPICS_CLAIM") ?? "topics",
     maxTokenLifetimeS: read.string("MAX_TOKEN_LIFETIME_S") === undefined ? undefined : read.integer("MAX_TOKEN_LIFETIME_S", 0, 60),
@@ -114,7 +115,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     redis: readRedis(read),
     sqs: readSqs(read),
     targetHealth: readTargetHealth(read, port),
-    mercure: readMercure(read, checkOrigins),
+    mercure: readMercure(read, checkOrigins, jwt.kind === "jwks" ? jwt : undefined),
   };
 }
 

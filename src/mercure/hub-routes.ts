@@ -14,7 +14,7 @@ import { Resumer } from "./resume.ts";
 import { allMatch, matcher, selector, type MatcherType, type Selector } from "./selectors.ts";
 import { subscriptionUpdates } from "./subscription-events.ts";
 import { subscriptionChannels, subscriptionView } from "./subscription.ts";
-import { invalidToken, MercureTokens, type AccessTokenRules, type MercureGrant, type MercureRole } from "./tokens.ts";
+import { invalidToken, type MercureGrant, type MercureTokens } from "./tokens.ts";
 import { generatedId, updateDraft, type MercureUpdate } from "./update.ts";
 
 export const MERCURE_PATH = "/.well-known/mercure";
@@ -25,12 +25,11 @@ export interface MercureRouteOptions {
   readonly hub: Hub;
   readonly bus: EventBus;
   readonly publisher: Publisher;
-  readonly keys: Readonly<Record<MercureRole, Uint8Array>>;
+  /** Verifies publishers' and subscribers' tokens (HS256 secrets, the JWKS_URL key set). */
+  readonly tokens: MercureTokens;
   readonly anonymous: boolean;
   /** Publish subscription updates when subscriptions start and end. */
   readonly subscriptionEvents: boolean;
-  /** Accept OAuth access tokens (typ at+jwt) with this issuer and audience. */
-  readonly accessTokens?: AccessTokenRules;
   readonly onPublishFailure: (message: string, error: unknown) => void;
   readonly maxTopicsPerStream: number;
   readonly maxEventBytes: number;
@@ -84,8 +83,7 @@ const publishBodySchema = {
  * at /.well-known/mercure, on the gateway's own hub, bus and history.
  */
 export async function mercureRoutes(app: FastifyInstance, options: MercureRouteOptions): Promise<void> {
-  const { hub, bus, publisher } = options;
-  const tokens = new MercureTokens(options.keys, options.accessTokens);
+  const { hub, bus, publisher, tokens } = options;
   const resumer = new Resumer({ bus, keyOfId: updateKey, maxAgeMs: options.historyMaxAgeMs, now: Date.now });
   // Encapsulated: only these routes read forms, and nothing else; the rest of the API takes JSON alone.
   // Any other type (JSON too) is a publisher that did not send the form: the app's 415 would advise JSON.

@@ -1,4 +1,5 @@
-import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, type ProtectedHeaderParameters } from "jose";
+import { KEY_SET_ALGORITHMS, KeySetUnavailableError } from "../auth/remote-key-set.ts";
 import { ApiError } from "../http/errors.ts";
 import { matcher, selector, type MatcherType, type Selector } from "./selectors.ts";
 
@@ -26,37 +27,57 @@ export interface AccessTokenRules {
   readonly audience: string;
 }
 
+/** The identity provider's keys (JWKS_URL), for the roles they may sign tokens of. */
+export interface MercureKeySet extends AccessTokenRules {
+  /** The resolver of the gateway's one remote key set (its fetch timeout, caching and backoff). */
+  readonly getKey: JWTVerifyGetKey;
+  readonly roles: readonly MercureRole[];
+}
+
+export interface MercureKeys {
+  /** HS256 secrets; a role without one takes no HS256 token. */
+  readonly secrets: Readonly<Partial<Record<MercureRole, Uint8Array>>>;
+  readonly accessTokens?: AccessTokenRules;
+  readonly keySet?: MercureKeySet;
+}
+
 /** Selectors of one claim, at most: each one is tried on every update. */
 const MAX_SELECTORS = 100;
 const MATCH_TYPES: Readonly<Record<string, MatcherType>> = { exact: "exact", urlpattern: "urlpattern" };
 
 /**
- * Verifies the HS256 tokens of Mercure publishers and subscribers, each role with its own key:
- * the old form (a `mercure` claim, draft-07) and, with AccessTokenRules, OAuth access tokens
- * (`typ: at+jwt`, `authorization_details`, draft-08). Every failure is the one 401
- * `invalid_token`: the protocol does not say why a token failed.
+ * Verifies the tokens of Mercure publishers and subscribers: HS256 with each role's own secret,
+ * and, for the roles MERCURE_JWKS_ROLES names, the asymmetric algorithms with keys of JWKS_URL.
+ * The header's `alg` picks the one key source, and the verification allows that source's
+ * algorithms alone, so no token can make a public key serve as an HMAC secret. Both the old form
+ * (a `mercure` claim, draft-07) and OAuth access tokens (`typ: at+jwt`, `authorization_details`,
+ * draft-08) are read. Every refusal is the one 401 `invalid_token` (the protocol does not say why
+ * a token failed; the message does); a key set that cannot be fetched is a 503.
  */
 export class MercureTokens {
-  readonly #keys: Readonly<Record<MercureRole, Promise<CryptoKey>>>;
+  readonly #secrets: Readonly<Partial<Record<MercureRole, Promise<CryptoKey>>>>;
   readonly #accessTokens: AccessTokenRules | undefined;
+  readonly #keySet: MercureKeySet | undefined;
 
-  constructor(keys: Readonly<Record<MercureRole, Uint8Array>>, accessTokens?: AccessTokenRules) {
+  constructor(keys: MercureKeys) {
     const imported = (secret: Uint8Array) =>
       crypto.subtle.importKey("raw", secret as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-    this.#keys = { publisher: imported(keys.publisher), subscriber: imported(keys.subscriber) };
-    this.#accessTokens = accessTokens;
+    const { publisher, subscriber } = keys.secrets;
+    this.#secrets = { ...(publisher ? { publisher: imported(publisher) } : {}), ...(subscriber ? { subscriber: imported(subscriber) } : {}) };
+    this.#accessTokens = keys.accessTokens;
+    this.#keySet = keys.keySet;
   }
 
   /** `hubUrl` resolves relative URL Patterns of access tokens. */
   async verify(token: string, role: MercureRole, hubUrl: string): Promise<MercureGrant> {
-    const accessToken = isAccessToken(token);
-    if (accessToken && !this.#accessTokens) throw invalidToken("OAuth access tokens (typ at+jwt) need MERCURE_TOKEN_ISSUER and MERCURE_TOKEN_AUDIENCE on this hub");
+    const header = protectedHeader(token);
+    const accessToken = isAccessToken(header);
+    const [key, options] = await this.#verification(header, role, accessToken);
     let payload: JWTPayload;
     try {
-      const rules = accessToken ? { typ: "at+jwt", issuer: this.#accessTokens!.issuer, audience: this.#accessTokens!.audience, requiredClaims: ["exp"] } : {};
-      ({ payload } = await jwtVerify(token, await this.#keys[role], { algorithms: ["HS256"], ...rules }));
+      ({ payload } = await jwtVerify(token, key as CryptoKey, options));
     } catch (error) {
-      throw invalidToken(error instanceof errors.JWTExpired ? "the token has expired" : `the token does not verify as a Mercure ${role} token`);
+      throw refusal(error, role);
     }
     const grant = accessToken ? accessTokenGrant(payload, hubUrl) : mercureClaimGrant(payload);
     return {
@@ -65,15 +86,49 @@ export class MercureTokens {
       ...(payload.exp === undefined ? {} : { expiresAt: payload.exp }),
     };
   }
+
+  /** The key (or resolver) the token's `alg` asks for, and the rules a token from that source must meet. */
+  async #verification(header: ProtectedHeaderParameters, role: MercureRole, accessToken: boolean): Promise<[CryptoKey | JWTVerifyGetKey, JWTVerifyOptions]> {
+    const typ = accessToken ? { typ: "at+jwt" } : {};
+    if (header.alg === "HS256") {
+      const secret = this.#secrets[role];
+      if (secret === undefined) throw invalidToken(`this hub has no HS256 key for ${role} tokens (MERCURE_${role.toUpperCase()}_JWT_KEY): sign them with a key of JWKS_URL`);
+      if (!accessToken) return [await secret, { algorithms: ["HS256"] }];
+      if (!this.#accessTokens) throw invalidToken("OAuth access tokens (typ at+jwt) need MERCURE_TOKEN_ISSUER and MERCURE_TOKEN_AUDIENCE on this hub");
+      const { issuer, audience } = this.#accessTokens;
+      return [await secret, { algorithms: ["HS256"], ...typ, issuer, audience, requiredClaims: ["exp"] }];
+    }
+    if (typeof header.alg === "string" && KEY_SET_ALGORITHMS.includes(header.alg)) {
+      const keySet = this.#keySet;
+      if (keySet === undefined || !keySet.roles.includes(role)) {
+        throw invalidToken(`${role} tokens signed with ${header.alg} are not accepted: MERCURE_JWKS_ROLES (with JWKS_URL) does not name ${role}; HS256 with MERCURE_${role.toUpperCase()}_JWT_KEY is`);
+      }
+      // The provider signs tokens for other apps too: a key-set token names this hub's issuer and audience, and ends.
+      return [keySet.getKey, { algorithms: [...KEY_SET_ALGORITHMS], ...typ, issuer: keySet.issuer, audience: keySet.audience, requiredClaims: ["exp"] }];
+    }
+    throw invalidToken(`the algorithm ${JSON.stringify(String(header.alg).slice(0, 20))} is not accepted: HS256 with the role's secret, or ${KEY_SET_ALGORITHMS.join(", ")} with keys of JWKS_URL`);
+  }
 }
 
-function isAccessToken(token: string): boolean {
+function protectedHeader(token: string): ProtectedHeaderParameters {
   try {
-    const typ = decodeProtectedHeader(token).typ?.toLowerCase();
-    return typ === "at+jwt" || typ === "application/at+jwt";
+    return decodeProtectedHeader(token);
   } catch {
     throw invalidToken("the token is not a well-formed JWS");
   }
+}
+
+function refusal(error: unknown, role: MercureRole): Error {
+  if (error instanceof KeySetUnavailableError) return error;
+  if (error instanceof errors.JWTExpired) return invalidToken("the token has expired");
+  if (error instanceof errors.JWKSNoMatchingKey) return invalidToken("no key of JWKS_URL matches the token's `kid` and `alg`");
+  if (error instanceof errors.JWTClaimValidationFailed) return invalidToken(`the token's \`${error.claim}\` claim is not accepted: ${error.reason}`);
+  return invalidToken(`the token does not verify as a Mercure ${role} token`);
+}
+
+function isAccessToken(header: ProtectedHeaderParameters): boolean {
+  const typ = typeof header.typ === "string" ? header.typ.toLowerCase() : undefined;
+  return typ === "at+jwt" || typ === "application/at+jwt";
 }
 
 type Rights = Pick<MercureGrant, "publish" | "subscribe" | "payload">;

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { RemoteKeySet } from "../../src/auth/remote-key-set.ts";
 import { connectSse } from "../support/sse-client.ts";
 import { publish, startGateway, TEST_SECRET, token, type RunningGateway } from "../support/gateway.ts";
+import { startKeyServer, type KeyServer } from "../support/key-server.ts";
 
 const secret = new TextEncoder().encode(TEST_SECRET);
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -69,37 +68,6 @@ describe("token lifetime", () => {
     }
   });
 });
-
-interface KeyServer {
-  readonly url: string;
-  fetches: number;
-  mode: "serve" | "fail" | "hang" | "refuse";
-  close(): Promise<void>;
-}
-
-async function startKeyServer(keys: object[]): Promise<KeyServer> {
-  const hanging = new Set<http.ServerResponse>();
-  const server = http.createServer((_request, response) => {
-    state.fetches++;
-    if (state.mode === "hang") return void hanging.add(response);
-    if (state.mode === "fail") return void response.writeHead(502).end("bad gateway");
-    if (state.mode === "refuse") return void response.socket?.destroy();
-    response.setHeader("content-type", "application/json");
-    response.end(JSON.stringify({ keys }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const state: KeyServer = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`,
-    fetches: 0,
-    mode: "serve",
-    async close() {
-      for (const response of hanging) response.destroy();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-  return state;
-}
 
 // Finding 7: an unreachable JWKS answered 401 token_malformed, which EventSource takes as final.
 describe("JWKS outages", () => {
