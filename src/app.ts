@@ -102,7 +102,13 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   });
   await app.register(eventsRoute, { hub, authenticator, maxTopicsPerStream: config.maxTopicsPerStream, allowedOrigins: config.corsOrigins });
   await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes, requestTimeoutMs: config.requestTimeoutMs });
-  await app.register(publishBatchRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes, requestTimeoutMs: config.requestTimeoutMs });
+  await app.register(publishBatchRoute, {
+    publisher,
+    verifier,
+    maxEventBytes: config.maxEventBytes,
+    maxBatchRecipients: config.maxBatchRecipients,
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
   await app.register(demoRoutes, { page: config.demoPage });
   if (config.mercure) {
     await app.register(mercureRoutes, {

@@ -36,6 +36,8 @@ export interface GatewayConfig {
   readonly maxOpensPerUserPerMinute: number;
   readonly maxTopicsPerStream: number;
   readonly maxEventBytes: number;
+  /** MAX_BATCH_RECIPIENTS: the recipients of all the events of one POST /publish/batch, at most. */
+  readonly maxBatchRecipients: number;
   readonly maxStreamBufferBytes: number;
   readonly history: { readonly maxEvents: number; readonly maxAgeMs: number };
   readonly idempotencyWindowMs: number;
@@ -102,6 +104,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ra
     maxOpensPerUserPerMinute: read.integer("MAX_STREAM_OPENS_PER_USER_PER_MINUTE", 60, 1),
     maxTopicsPerStream: read.integer("MAX_TOPICS_PER_STREAM", 20, 0, 1000),
     maxEventBytes: read.integer("MAX_EVENT_BYTES", 65_536, 256, 16 * 1024 * 1024),
+    // At most what the batch schema allows anyway: 100 events of 1,000 users and 1,000 topics.
+    maxBatchRecipients: read.integer("MAX_BATCH_RECIPIENTS", 10_000, 1, 200_000),
     maxStreamBufferBytes: read.integer("MAX_STREAM_BUFFER_BYTES", 262_144, 4096),
     history: {
       maxEvents: read.integer("HISTORY_MAX_EVENTS", 1000, 1, HISTORY_MAX_EVENTS_CAP),

@@ -47,7 +47,10 @@ export const ERROR_CODES = {
   request_timeout: { status: 408, when: "the request did not arrive whole, headers and body, within `REQUEST_TIMEOUT_MS`; the connection is closed" },
   idempotency_conflict: { status: 409, when: "the publish `id` was already used, within `IDEMPOTENCY_WINDOW_MS`, for an event with other content" },
   too_large: { status: 413, when: "the body is larger than `MAX_EVENT_BYTES`" },
-  batch_too_large: { status: 413, when: "a `POST /publish/batch` body is larger than 1 MiB (or `MAX_EVENT_BYTES` when that is larger)" },
+  batch_too_large: {
+    status: 413,
+    when: "a `POST /publish/batch` body is larger than 1 MiB (or `MAX_EVENT_BYTES` when that is larger), or its events name more than `MAX_BATCH_RECIPIENTS` recipients together",
+  },
   unsupported_media_type: { status: 415, when: "the body is not `application/json` (a Mercure publish: not the form, `application/x-www-form-urlencoded`)" },
   too_many_streams: { status: 429, when: "the user has too many open streams, or opened too many in the last minute (with `Retry-After`)" },
   header_too_large: { status: 431, when: "the request's headers are too large" },

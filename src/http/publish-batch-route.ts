@@ -4,6 +4,7 @@ import { BusUnavailableError, IdempotencyConflictError, type PublishResult } fro
 import type { EventDraft } from "../events/event.ts";
 import {
   MAX_BATCH_BYTES,
+  MAX_BATCH_EVENTS,
   parsePublishBatchRequest,
   publishBatchRequestSchema,
   toEventDraft,
@@ -19,6 +20,8 @@ export interface PublishBatchRouteOptions {
   readonly publisher: Publisher;
   readonly verifier: TokenVerifier;
   readonly maxEventBytes: number;
+  /** MAX_BATCH_RECIPIENTS: the recipients of all the batch's events together, at most. */
+  readonly maxBatchRecipients: number;
   readonly requestTimeoutMs: number;
 }
 
@@ -41,14 +44,15 @@ const batchAnswerSchema = {
 /**
  * POST /publish/batch: many events in one request, each to its own recipients, for the per-user
  * workload ("your upload is processed" to many users at once) where one request per event costs
- * more than the event. Checked whole before anything is published: a bad event or a recipient the
- * token does not allow refuses the batch (400/403 naming the event). Then published in order:
+ * more than the event. Checked whole before anything is published: a bad event, more recipients in
+ * all than MAX_BATCH_RECIPIENTS (413) or a recipient the token does not allow refuses the batch
+ * (400/403 naming the event). Then published in order:
  * 202 when every event was accepted; 207 with each event's outcome when some were not
  * (idempotency_conflict, or unavailable from the event on which the bus failed); 503 when the bus
  * failed on the first, so nothing was accepted.
  */
 export async function publishBatchRoute(app: FastifyInstance, options: PublishBatchRouteOptions): Promise<void> {
-  const { publisher, verifier, maxEventBytes, requestTimeoutMs } = options;
+  const { publisher, verifier, maxEventBytes, maxBatchRecipients, requestTimeoutMs } = options;
   const principals = new WeakMap<FastifyRequest, Principal>();
   const bodyLimit = Math.max(MAX_BATCH_BYTES, maxEventBytes);
   app.post<{ Body: PublishBatchRequest }>(
@@ -57,6 +61,7 @@ export async function publishBatchRoute(app: FastifyInstance, options: PublishBa
       bodyLimit,
       schema: {
         summary: "Publish many events in one request, each to its own users and topics",
+        description: `At most ${MAX_BATCH_EVENTS} events, a body of at most ${bodyLimit} bytes, and at most ${maxBatchRecipients} recipients (MAX_BATCH_RECIPIENTS: users and topics, each counted once per event) in all the events together; 413 batch_too_large above either.`,
         tags: ["publishing"],
         security: [{ bearer: [] }],
         body: publishBatchRequestSchema,
@@ -73,12 +78,23 @@ export async function publishBatchRoute(app: FastifyInstance, options: PublishBa
     async (request, reply) => {
       const principal = principals.get(request)!;
       const { events } = request.body;
-      events.forEach((event, index) => refuseTargetsNotAllowed(principal.publishPatterns!, event, ` (body.events[${index}])`));
       const drafts = events.map((event, index) => toEventDraft(event, maxEventBytes, `body.events[${index}]`));
+      refuseTooManyRecipients(drafts, maxBatchRecipients);
+      events.forEach((event, index) => refuseTargetsNotAllowed(principal.publishPatterns!, event, ` (body.events[${index}])`));
       const results = await publishInOrder(publisher, drafts, principal.userId);
       const accepted = results.filter((result) => !("error" in result)).length;
       return reply.code(accepted === results.length ? 202 : 207).send({ accepted, results });
     },
+  );
+}
+
+/** 413 when the events name more recipients together than the cap (each a history write when published). */
+function refuseTooManyRecipients(drafts: readonly EventDraft[], maxRecipients: number): void {
+  const recipients = drafts.reduce((sum, draft) => sum + draft.channels.length, 0);
+  if (recipients <= maxRecipients) return;
+  throw new ApiError(
+    "batch_too_large",
+    `the batch's events name ${recipients} recipients together, more than MAX_BATCH_RECIPIENTS (${maxRecipients}): send them in several batches`,
   );
 }
 

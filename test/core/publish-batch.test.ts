@@ -129,3 +129,51 @@ describe("POST /publish/batch", () => {
     }
   });
 });
+
+describe("POST /publish/batch: MAX_BATCH_RECIPIENTS", () => {
+  const cap = 6;
+  let gw: RunningGateway;
+  before(async () => {
+    gw = await startGateway({ MAX_BATCH_RECIPIENTS: String(cap) });
+  });
+  after(() => gw.stop());
+
+  it("accepts the cap of recipients in all the events, refuses one more with 413 batch_too_large and publishes nothing", async () => {
+    const dora = await connectSse(gw.url, { token: await token({ sub: "dora" }) });
+    // A name twice in one event counts once; in two events, twice (two history writes).
+    const atCap = { events: [{ users: ["dora", "dora", "x1"], topics: ["t1"], type: "cap" }, { users: ["dora", "x2"], topics: ["t2"], type: "cap" }] };
+    const accepted = await publishBatch(gw.url, atCap);
+    assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+    const overCap = { events: [...atCap.events, { users: ["dora"], type: "over" }] };
+    const refused = await publishBatch(gw.url, overCap);
+    assert.equal(refused.status, 413);
+    assert.equal(refused.body.error, "batch_too_large");
+    assert.match(refused.body.message, /7 recipients together, more than MAX_BATCH_RECIPIENTS \(6\)/);
+    await publish(gw.url, { users: ["dora"], type: "marker" });
+    const seen = await dora.waitFor(3, (event) => event.event !== undefined && !event.event.startsWith("gateway."));
+    assert.deepEqual(seen.map((event) => event.event), ["cap", "cap", "marker"]);
+    dora.close();
+  });
+
+  it("accepts a batch exactly when its distinct recipients per event add up to the cap at most (property)", async () => {
+    const stream = await connectSse(gw.url, { token: await token({ sub: "q0" }) });
+    const names = ["q0", "q1", "q2", "q3"];
+    const expected: number[] = [];
+    let sequence = 0;
+    const event = fc.record({ users: fc.array(fc.constantFrom(...names), { minLength: 1, maxLength: 5 }), topics: fc.array(fc.constantFrom("a", "b"), { maxLength: 3 }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 4 }), async (drafts) => {
+        const events = drafts.map((draft) => ({ ...draft, type: "prop", data: sequence++ }));
+        const recipients = events.reduce((sum, each) => sum + new Set(each.users).size + new Set(each.topics).size, 0);
+        const answer = await publishBatch(gw.url, { events });
+        assert.equal(answer.status, recipients <= cap ? 202 : 413, `${recipients} recipients: ${JSON.stringify(answer.body)}`);
+        if (answer.status === 202) for (const each of events) if (each.users.includes("q0")) expected.push(each.data);
+      }),
+      { numRuns: 40 },
+    );
+    await publish(gw.url, { users: ["q0"], type: "prop", data: -1 });
+    const got = await stream.waitFor(expected.length + 1, (each) => each.event === "prop");
+    assert.deepEqual(got.map((each) => JSON.parse(each.data)), [...expected, -1]);
+    stream.close();
+  });
+});
