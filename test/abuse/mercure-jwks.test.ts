@@ -3,25 +3,14 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { startGateway, type RunningGateway } from "../support/gateway.ts";
 import { startKeyServer, type KeyServer } from "../support/key-server.ts";
-import { compactJws, signingKey, type Signature, type SigningKey } from "../support/signing-keys.ts";
+import { GATEWAY_AUDIENCE, HUB_AUDIENCE, IDP, idpKeys, octSecret, PUBLISHER_KEY, servedKeys, SUBSCRIBER_KEY } from "../support/mercure-idp.ts";
+import { compactJws, type Signature, type SigningKey } from "../support/signing-keys.ts";
 import { connectSse, type SseConnection } from "../support/sse-client.ts";
 
-const PUBLISHER_KEY = "mercure-publisher-key-long-enough-for-hs256";
-const SUBSCRIBER_KEY = "mercure-subscriber-key-long-enough-for-hs256";
-const IDP = "https://login.example";
-const GATEWAY_AUDIENCE = "sse-gateway";
-const HUB_AUDIENCE = "https://hub.example.com";
 const HUB = "/.well-known/mercure";
 const text = (value: string) => new TextEncoder().encode(value);
 const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
-
-const rsa = signingKey("RS256", "rsa-1");
-const ec = signingKey("ES256", "ec-1");
-const ed = signingKey("EdDSA", "ed-1");
-const stranger = signingKey("RS256", "rsa-1");
-/** A symmetric key in the served set: HS256 must never be verified with anything from the set. */
-const octSecret = randomBytes(32);
-const servedKeys = () => [rsa.jwk, ec.jwk, ed.jwk, { kty: "oct", k: octSecret.toString("base64url"), kid: "oct-1", alg: "HS256" }];
+const { rsa, ec, ed, stranger } = idpKeys;
 
 interface TokenSpec {
   readonly header?: Record<string, unknown>;
