@@ -7,7 +7,7 @@ import { createAuthorizer } from "./auth/authorizers/create-authorizer.ts";
 import { createSubscriberAuthenticator } from "./auth/subscriber-authenticator.ts";
 import { RemoteKeySet } from "./auth/remote-key-set.ts";
 import { createTokenVerifier } from "./auth/token-verifier.ts";
-import { createBus } from "./bus/create-bus.ts";
+import { createBus, createSubscriptionRegistry } from "./bus/create-bus.ts";
 import type { EventBus } from "./bus/event-bus.ts";
 import type { GatewayConfig } from "./config/config.ts";
 import type { MercureConfig } from "./config/mercure-config.ts";
@@ -63,6 +63,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   if (budget.sockets !== undefined) app.server.maxConnections = budget.sockets;
   const metrics = new GatewayMetrics();
   const bus = createBus(config, app.log);
+  const registry = createSubscriptionRegistry(config, app.log, metrics.mercureSubscriptions);
   const hub = new Hub(bus, {
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     maxBufferBytes: config.maxStreamBufferBytes,
@@ -121,7 +122,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       maxEventBytes: config.maxEventBytes,
       historyMaxAgeMs: config.history.maxAgeMs,
       allowedOrigins: config.corsOrigins,
-      subscriptionEvents: config.mercure.subscriptionEvents,
+      ...(registry === undefined ? {} : { registry }),
       onPublishFailure: (message, error) => app.log.warn({ err: error }, message),
     });
   }
@@ -156,6 +157,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       hub.close();
       await app.close();
       authorizer?.close();
+      await registry?.close();
       await bus.close();
     },
   };

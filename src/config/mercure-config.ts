@@ -14,6 +14,8 @@ export interface MercureConfig {
   readonly corsOrigins: readonly string[];
   /** MERCURE_SUBSCRIPTIONS=1: subscription updates when subscriptions start and end. */
   readonly subscriptionEvents: boolean;
+  /** MERCURE_SUBSCRIPTION_LEASE_MS: how long an instance that stopped (crashed) stays in the subscriptions API's lists, at most. */
+  readonly subscriptionLeaseMs: number;
   /** MERCURE_TOKEN_ISSUER and MERCURE_TOKEN_AUDIENCE: OAuth access tokens (typ at+jwt) are accepted. */
   readonly accessTokens?: { readonly issuer: string; readonly audience: string };
   /** With JWKS_URL: the roles whose tokens keys of that set may sign (MERCURE_JWKS_ROLES), and the `iss` and `aud` they must carry. */
@@ -42,6 +44,7 @@ export function readMercure(read: EnvReader, checkOrigins: (name: string, origin
   const anonymous = read.oneOf("MERCURE_ANONYMOUS", "0", ["0", "1"]) === "1";
   const corsOrigins = read.list("MERCURE_CORS_ORIGINS");
   const subscriptionEvents = read.oneOf("MERCURE_SUBSCRIPTIONS", "0", ["0", "1"]) === "1";
+  const subscriptionLeaseMs = read.integer("MERCURE_SUBSCRIPTION_LEASE_MS", 15_000, 1000, 300_000);
   const issuer = read.string("MERCURE_TOKEN_ISSUER");
   const audience = read.string("MERCURE_TOKEN_AUDIENCE");
   if ((issuer === undefined) !== (audience === undefined)) throw new ConfigError("MERCURE_TOKEN_ISSUER and MERCURE_TOKEN_AUDIENCE go together: set both or neither");
@@ -68,6 +71,7 @@ export function readMercure(read: EnvReader, checkOrigins: (name: string, origin
     anonymous,
     corsOrigins,
     subscriptionEvents,
+    subscriptionLeaseMs,
     ...(issuer === undefined || audience === undefined ? {} : { accessTokens: { issuer, audience } }),
     // Key-set tokens name their issuer and audience: the provider signs tokens for other apps too.
     ...(gatewayKeySet === undefined || keySetRoles.length === 0

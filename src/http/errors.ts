@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   topic_not_allowed: { status: 403, when: "a `topic` asked for is not allowed by the token's topics claim, or by the authorizer's answer" },
   authorizer_denied: { status: 403, when: "the authorizer (`AUTH_WEBHOOK_URL` or `AUTH_LAMBDA_ARN`) refused the session; its own status (401 or 403) and message are passed on" },
   publish_not_allowed: { status: 403, when: "the token has no `publish` claim, or it does not allow a recipient" },
+  subscriptions_not_allowed: { status: 403, when: "a Mercure subscriber token's `mercure.subscribe` selectors do not match the subscriptions API URL asked for" },
   origin_not_allowed: { status: 403, when: "a stream authenticated by cookie alone is opened from another site than the gateway's own or one of `CORS_ORIGINS`" },
   not_found: { status: 404, when: "no route has this method and path" },
   request_timeout: { status: 408, when: "the request did not arrive whole, headers and body, within `REQUEST_TIMEOUT_MS`; the connection is closed" },

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
 import { BusUnavailableError } from "../bus/event-bus.ts";
+import { InstanceHeartbeat, NOW_MS } from "../bus/redis/instance-registry.ts";
 import { RedisKeys } from "../bus/redis/keys.ts";
 import { RedisLink } from "../bus/redis/redis-link.ts";
 import type { RedisConfig } from "../config/config.ts";
@@ -20,16 +21,6 @@ const RECOVERY_BATCH = 100;
 const RETRY_MS = 500;
 /** While stopping, how long an entry whose event was accepted may take to be removed. */
 const SETTLE_ON_STOP_MS = 5000;
-
-const NOW_MS = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-`;
-
-/** KEYS: the registry. ARGV: this instance. Redis's clock, so instances' clocks never disagree. */
-const HEARTBEAT_SCRIPT = `${NOW_MS}
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-`;
 
 /**
  * KEYS: the registry, the inbox. ARGV: the processing-list prefix, dead after ms, batch size.
@@ -70,7 +61,7 @@ export interface RedisInboxOptions {
   readonly observer: RedisInboxObserver;
 }
 
-type Scripts = Record<"gatewayInboxHeartbeat" | "gatewayInboxRecover" | "gatewayInboxHandBack", (...args: (string | number)[]) => Promise<unknown>>;
+type Scripts = Record<"gatewayInboxRecover" | "gatewayInboxHandBack", (...args: (string | number)[]) => Promise<unknown>>;
 
 /**
  * A second way in for back ends inside the network: they LPUSH a publish body (the JSON of
@@ -89,8 +80,9 @@ export class RedisInbox implements IngestSource {
   readonly #instanceId = randomUUID();
   readonly #processing: string;
   readonly #blockSeconds: number;
-  readonly #timers: NodeJS.Timeout[] = [];
+  #recovery?: NodeJS.Timeout;
   readonly #scripts: Scripts;
+  readonly #heartbeat: InstanceHeartbeat;
   #running = false;
   #connectedBefore = false;
   #loop?: Promise<void>;
@@ -102,27 +94,33 @@ export class RedisInbox implements IngestSource {
     // The block ends well within the command timeout, so a reply that never comes means a dead socket.
     this.#blockSeconds = options.config.commandTimeoutMs / 2000;
     this.#link = new RedisLink(options.config, "inbox", options.log);
-    this.#link.client.defineCommand("gatewayInboxHeartbeat", { numberOfKeys: 1, lua: HEARTBEAT_SCRIPT });
     this.#link.client.defineCommand("gatewayInboxRecover", { numberOfKeys: 2, lua: RECOVER_SCRIPT });
     this.#link.client.defineCommand("gatewayInboxHandBack", { numberOfKeys: 3, lua: HAND_BACK_SCRIPT });
     this.#scripts = this.#link.client as unknown as Scripts;
+    // Not forgetting silent instances: recovery hands their entries back first.
+    this.#heartbeat = new InstanceHeartbeat(this.#link, {
+      registry: this.#keys.inboxInstances,
+      instanceId: this.#instanceId,
+      intervalMs: HEARTBEAT_MS,
+      leaseMs: DEAD_AFTER_MS,
+      forgetSilent: false,
+    });
     this.#link.onReady(() => void this.#onReady());
   }
 
   start(): void {
     this.#running = true;
     this.#loop = this.#consume();
-    this.#timers.push(
-      setInterval(() => void this.#heartbeat(), HEARTBEAT_MS),
-      setInterval(() => void this.#recoverAbandoned(), RECOVERY_INTERVAL_MS),
-    );
-    for (const timer of this.#timers) timer.unref();
+    this.#heartbeat.start();
+    this.#recovery = setInterval(() => void this.#recoverAbandoned(), RECOVERY_INTERVAL_MS);
+    this.#recovery.unref();
   }
 
   /** Takes no new entry, finishes the one in flight (its removal included), then leaves the registry. */
   async stop(): Promise<void> {
     this.#running = false;
-    for (const timer of this.#timers) clearInterval(timer);
+    this.#heartbeat.stop();
+    clearInterval(this.#recovery);
     await this.#loop;
     if (this.#link.ready) {
       // Only an entry whose publish failed while stopping is still held: the other instances take it.
@@ -219,14 +217,9 @@ export class RedisInbox implements IngestSource {
    * stale until it reconnects too, so a reconnected instance leaves that to the next regular run.
    */
   async #onReady(): Promise<void> {
-    await this.#heartbeat();
+    await this.#heartbeat.beat();
     if (this.#running && !this.#connectedBefore) await this.#recoverAbandoned();
     this.#connectedBefore = true;
-  }
-
-  async #heartbeat(): Promise<void> {
-    if (!this.#link.ready) return;
-    await this.#scripts.gatewayInboxHeartbeat(this.#keys.inboxInstances, this.#instanceId).catch(() => undefined);
   }
 
   async #recoverAbandoned(): Promise<void> {

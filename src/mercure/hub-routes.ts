@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { parseCookie } from "cookie";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { EventBus } from "../bus/event-bus.ts";
 import { parseEventId } from "../events/event-id.ts";
 import { scopedIdempotencyKey, type Publisher } from "../events/publisher.ts";
@@ -11,9 +11,11 @@ import { connectionGone, openSseResponse } from "../http/sse-sink.ts";
 import type { Hub } from "../hub/hub.ts";
 import { parsePublishForm } from "./publish-form.ts";
 import { Resumer } from "./resume.ts";
-import { allMatch, matcher, selector, type MatcherType, type Selector } from "./selectors.ts";
-import { subscriptionUpdates } from "./subscription-events.ts";
+import { allMatch, anyMatches, matcher, selector, type MatcherType, type Selector } from "./selectors.ts";
+import { SUBSCRIPTIONS_PATH, subscriptionUpdates } from "./subscription-events.ts";
+import { registeredSubscription, type SubscriptionRegistry } from "./subscription-registry.ts";
 import { subscriptionChannels, subscriptionView } from "./subscription.ts";
+import { MAX_LISTED, MAX_SELECTOR_CHARS, parseSubscriptionsPath, subscriptionDocument, subscriptionsDocument } from "./subscriptions-api.ts";
 import { invalidToken, type MercureGrant, type MercureTokens } from "./tokens.ts";
 import { generatedId, updateDraft, type MercureUpdate } from "./update.ts";
 
@@ -28,8 +30,11 @@ export interface MercureRouteOptions {
   /** Verifies publishers' and subscribers' tokens (HS256 secrets, the JWKS_URL key set). */
   readonly tokens: MercureTokens;
   readonly anonymous: boolean;
-  /** Publish subscription updates when subscriptions start and end. */
-  readonly subscriptionEvents: boolean;
+  /**
+   * MERCURE_SUBSCRIPTIONS=1: subscriptions are registered here, subscription updates are
+   * published when they start and end, and the subscriptions API lists them.
+   */
+  readonly registry?: SubscriptionRegistry;
   readonly onPublishFailure: (message: string, error: unknown) => void;
   readonly maxTopicsPerStream: number;
   readonly maxEventBytes: number;
@@ -109,14 +114,11 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
     const sink = openSseResponse(request.raw, reply.raw, { ...reply.getHeaders(), "last-event-id": lastEventId, "mercure-last-event-id": lastEventId });
     const view = subscriptionView(selectors, grant?.subscribe ?? []);
     hub.open({ userId, channels, sink, start, view, ...(grant?.expiresAt === undefined ? {} : { expiresAt: grant.expiresAt }) });
-    if (options.subscriptionEvents) {
-      const subscriber = `urn:uuid:${randomUUID()}`;
-      const texts = selectors.map((candidate) => candidate.text);
-      publishAll(subscriptionUpdates(texts, subscriber, true, grant?.payload));
-      sink.onClose(() => publishAll(subscriptionUpdates(texts, subscriber, false, grant?.payload)));
-    }
+    if (options.registry) track(options.registry, selectors, grant?.payload, (onEnd) => sink.onClose(onEnd));
     return reply;
   });
+
+  if (options.registry) subscriptionsRoutes(options.registry);
 
   const publishSchema = {
     summary: "Mercure: publish an update (a form)",
@@ -149,11 +151,64 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
     return reply.type("text/plain; charset=utf-8").send(update.id ?? generatedId(parseEventId(result.id)!));
   });
 
+  /**
+   * A stream's subscriptions (one per selector) are registered, then announced; when it ends,
+   * unregistered, then announced again. In that order a listing's lastEventID, read before the
+   * registry, is never newer than a change the listing misses.
+   */
+  function track(registry: SubscriptionRegistry, selectors: readonly Selector[], payload: unknown, onEnd: (listener: () => void) => void): void {
+    const subscriber = `urn:uuid:${randomUUID()}`;
+    const subscriptions = selectors.map((candidate) => registeredSubscription(candidate.text, subscriber, payload));
+    const started = registry.add(subscriptions).then(() => publishAll(subscriptionUpdates(subscriptions, true)));
+    onEnd(() => void started.then(() => registry.remove(subscriptions)).then(() => publishAll(subscriptionUpdates(subscriptions, false))));
+  }
+
   /** Subscription updates are best effort: a bus failure is logged, and the subscription goes on. */
-  function publishAll(updates: readonly MercureUpdate[]): void {
-    for (const update of updates) {
-      publisher.publish(updateDraft(update, undefined, undefined), "http").catch((error: unknown) => options.onPublishFailure("a subscription update was not published", error));
-    }
+  async function publishAll(updates: readonly MercureUpdate[]): Promise<void> {
+    await Promise.all(
+      updates.map((update) =>
+        publisher.publish(updateDraft(update, undefined, undefined), "http").catch((error: unknown) => options.onPublishFailure("a subscription update was not published", error)),
+      ),
+    );
+  }
+
+  /**
+   * GET /.well-known/mercure/subscriptions[/{topic}[/{subscriber}]]: the active subscriptions of
+   * every instance, for a subscriber token whose `mercure.subscribe` matches the URL's path.
+   * lastEventID is read before the registry, so subscribing to the subscription updates from it
+   * misses no change the answer does not show.
+   */
+  function subscriptionsRoutes(registry: SubscriptionRegistry): void {
+    const schema = {
+      summary: "Mercure: the active subscriptions, of one topic selector, or one subscription (JSON-LD)",
+      description: `The path continues with nothing, \`/{topic}\` or \`/{topic}/{subscriber}\`, each URL-encoded. At most ${MAX_LISTED} subscriptions per answer (then \`truncated: true\`).`,
+      tags: ["mercure"],
+      security,
+      response: { 200: { description: "A `Subscriptions` collection, or one `Subscription`, with `lastEventID`", content: { "application/ld+json": { schema: { type: "object" } } } } },
+    };
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const path = request.url.split("?", 1)[0]!;
+      const filter = parseSubscriptionsPath(path);
+      const grant = await listerGrant(request, path);
+      if (!anyMatches(grant.subscribe, [path])) {
+        throw new ApiError("subscriptions_not_allowed", "the token's `mercure.subscribe` selectors do not match this subscriptions URL (e.g. /.well-known/mercure/subscriptions{/topic}{/subscriber})", {
+          "www-authenticate": 'Bearer error="insufficient_scope"',
+        });
+      }
+      const lastEventID = generatedId(await bus.head());
+      const single = filter.subscriber !== undefined;
+      const listing = await registry.list(filter, single ? 1 : MAX_LISTED);
+      const document = single ? subscriptionDocument(listing, lastEventID) : subscriptionsDocument(path, lastEventID, listing);
+      return reply.type("application/ld+json").header("cache-control", "no-store").send(JSON.stringify(document));
+    };
+    app.get(SUBSCRIPTIONS_PATH, { schema, exposeHeadRoute: false }, handler);
+    app.get(`${SUBSCRIPTIONS_PATH}/*`, { schema, exposeHeadRoute: false }, handler);
+  }
+
+  async function listerGrant(request: FastifyRequest, path: string): Promise<MercureGrant> {
+    const token = mercureToken(request, rawQuery(request.url), options.allowedOrigins);
+    if (token === undefined) throw missingToken(`listing subscriptions (${path.slice(0, 100)}) needs a subscriber token`);
+    return tokens.verify(token, "subscriber", hubUrlOf(request));
   }
 
   async function subscriberGrant(request: FastifyRequest, query: URLSearchParams, hubUrl: string): Promise<MercureGrant | undefined> {
@@ -172,6 +227,7 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
 function subscriptionSelectors(query: URLSearchParams, hubUrl: string, maxSelectors: number): Selector[] {
   const selectors = new Map<string, Selector>();
   for (const [name, value] of query) {
+    if (value.length > MAX_SELECTOR_CHARS) throw new ApiError("invalid_request", `\`${name.slice(0, 50)}\` is at most ${MAX_SELECTOR_CHARS} characters`);
     if (name === "topic") {
       selectors.set(`topic ${value}`, selector(value));
       continue;

@@ -1,11 +1,15 @@
+import type { RegisteredSubscription } from "./subscription-registry.ts";
 import type { MercureUpdate } from "./update.ts";
+
+/** The JSON-LD context of the protocol's documents. */
+export const MERCURE_CONTEXT = "https://mercure.rocks/";
 
 /** Where subscription updates are published: one topic per selector and subscriber. */
 export const SUBSCRIPTIONS_PATH = "/.well-known/mercure/subscriptions";
 
 /** A subscription as the protocol's JSON-LD describes it. */
 export interface SubscriptionDescription {
-  readonly "@context": "https://mercure.rocks/";
+  readonly "@context": typeof MERCURE_CONTEXT;
   readonly id: string;
   readonly type: "Subscription";
   readonly topic: string;
@@ -19,22 +23,26 @@ export function subscriptionTopic(selector: string, subscriber: string): string 
 }
 
 /**
- * The private updates that tell who subscribes: one per selector of the subscription, when it
+ * The private updates that tell who subscribes: one per selector of the stream, when it
  * starts (`active: true`) and when it ends (`active: false`). They go through the bus like any
  * update, so subscribers of every instance receive them.
  */
-export function subscriptionUpdates(selectors: readonly string[], subscriber: string, active: boolean, payload: unknown): MercureUpdate[] {
-  return selectors.map((selector) => {
-    const id = subscriptionTopic(selector, subscriber);
-    const description: SubscriptionDescription = {
-      "@context": "https://mercure.rocks/",
-      id,
-      type: "Subscription",
-      topic: selector,
-      subscriber,
-      active,
-      ...(payload === undefined ? {} : { payload }),
-    };
-    return { topics: [id], data: JSON.stringify(description), private: true };
+export function subscriptionUpdates(subscriptions: readonly RegisteredSubscription[], active: boolean): MercureUpdate[] {
+  return subscriptions.map((subscription) => {
+    const description = describeSubscription(subscription, active);
+    return { topics: [description.id], data: JSON.stringify(description), private: true };
   });
+}
+
+/** The JSON-LD of one subscription: the data of its updates, and what the subscriptions API answers. */
+export function describeSubscription({ topic, subscriber, payload }: RegisteredSubscription, active: boolean): SubscriptionDescription {
+  return {
+    "@context": MERCURE_CONTEXT,
+    id: subscriptionTopic(topic, subscriber),
+    type: "Subscription",
+    topic,
+    subscriber,
+    active,
+    ...(payload === undefined ? {} : { payload }),
+  };
 }

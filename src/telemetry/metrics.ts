@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { AuthorizerObserver } from "../auth/authorizers/authorizer.ts";
 import type { PublishResult } from "../bus/event-bus.ts";
+import type { SubscriptionRegistryObserver } from "../bus/redis/redis-subscription-registry.ts";
 import type { GatewayEvent } from "../events/event.ts";
 import type { EventSource } from "../events/publisher.ts";
 import type { Hub } from "../hub/hub.ts";
@@ -14,6 +15,7 @@ export class GatewayMetrics implements IngestObservers {
   readonly sqs: SqsObserver;
   readonly authorizer: AuthorizerObserver;
   readonly redisInbox: RedisInboxObserver;
+  readonly mercureSubscriptions: SubscriptionRegistryObserver;
   readonly #published: Counter<"source">;
   readonly #duplicates: Counter<"source">;
   readonly #authFailures: Counter<"reason">;
@@ -61,6 +63,12 @@ export class GatewayMetrics implements IngestObservers {
       registers,
     });
     this.redisInbox = { deadLettered: (reason) => inboxDeadLetters.inc({ reason }) };
+    const registryFailures = new Counter({
+      name: "sse_gateway_mercure_registry_write_failures_total",
+      help: "Failed writes of this instance's Mercure subscriptions to Redis (retried with backoff; the streams are not affected)",
+      registers,
+    });
+    this.mercureSubscriptions = { writeFailed: () => registryFailures.inc() };
   }
 
   /** Gauges and counters read from the hub when scraped, so the hot path only bumps plain numbers. */

@@ -78,4 +78,20 @@ export class RedisKeys {
   get inboxDead(): string {
     return `${this.prefix}inbox:dead`;
   }
+
+  /**
+   * The registry of instances holding Mercure subscriptions: a sorted set of instance ids scored
+   * by their last heartbeat (Redis's clock). Only instances within their lease are listed.
+   */
+  get mercureInstances(): string {
+    return `${this.prefix}mercure:instances`;
+  }
+
+  /**
+   * One instance's active Mercure subscriptions: a hash from the subscription's key (the JSON of
+   * [topic, subscriber]) to its payload's JSON ("" for none), expiring with the instance's lease.
+   */
+  mercureSubscriptions(instanceId: string): string {
+    return `${this.prefix}mercure:subscriptions:${instanceId}`;
+  }
 }

@@ -1,0 +1,94 @@
+/** One active subscription: one selector of one subscriber (a stream), as the subscriptions API lists it. */
+export interface RegisteredSubscription {
+  /** The selector as the subscriber sent it. */
+  readonly topic: string;
+  /** The stream's `urn:uuid:` id. */
+  readonly subscriber: string;
+  /** The token's `mercure.payload`, when it has one of at most MAX_PAYLOAD_BYTES. */
+  readonly payload?: unknown;
+}
+
+/** What a listing asks for: everything, one topic's subscriptions, or one subscription. */
+export interface SubscriptionFilter {
+  readonly topic?: string;
+  /** Only with `topic`. */
+  readonly subscriber?: string;
+}
+
+export interface SubscriptionListing {
+  readonly subscriptions: readonly RegisteredSubscription[];
+  /** True when the limit (or the registry's own bound on one read) cut the list. */
+  readonly truncated: boolean;
+}
+
+/**
+ * The active subscriptions of every instance of the gateway. The memory registry serves one
+ * process; the Redis registry (src/bus/redis) holds each instance's own under a lease, so that
+ * an instance that dies drops out of the list on its own.
+ */
+export interface SubscriptionRegistry {
+  /**
+   * Best effort, never rejects: resolves once written, or after a bounded wait when the backend
+   * fails (the registry then goes on trying in the background, and logs and counts the failure).
+   * A subscription's update is published only after this resolves, so that a listing's
+   * lastEventID is never newer than a change the listing does not show.
+   */
+  add(subscriptions: readonly RegisteredSubscription[]): Promise<void>;
+  /** Like add. */
+  remove(subscriptions: readonly RegisteredSubscription[]): Promise<void>;
+  /**
+   * The active subscriptions matching the filter, at most `limit`. Rejects with
+   * BusUnavailableError (retry) or BusRejectedError (permanent) when the backend fails.
+   */
+  list(filter: SubscriptionFilter, limit: number): Promise<SubscriptionListing>;
+  close(): Promise<void>;
+}
+
+/** Longest `mercure.payload` (as JSON) a registered subscription keeps: each one is stored for every selector. */
+export const MAX_PAYLOAD_BYTES = 4096;
+
+/** A subscription to register: the payload is dropped when its JSON is larger than MAX_PAYLOAD_BYTES. */
+export function registeredSubscription(topic: string, subscriber: string, payload: unknown): RegisteredSubscription {
+  if (payload === undefined || Buffer.byteLength(JSON.stringify(payload) ?? "") > MAX_PAYLOAD_BYTES) return { topic, subscriber };
+  return { topic, subscriber, payload };
+}
+
+/** The one key of a subscription in every registry: no separator a topic could contain is needed. */
+export function subscriptionKey(topic: string, subscriber: string): string {
+  return JSON.stringify([topic, subscriber]);
+}
+
+export function matchesFilter(subscription: RegisteredSubscription, filter: SubscriptionFilter): boolean {
+  return (filter.topic === undefined || subscription.topic === filter.topic) && (filter.subscriber === undefined || subscription.subscriber === filter.subscriber);
+}
+
+/** The registry of a gateway without Redis: one process holds every subscription. */
+export class MemorySubscriptionRegistry implements SubscriptionRegistry {
+  readonly #subscriptions = new Map<string, RegisteredSubscription>();
+
+  async add(subscriptions: readonly RegisteredSubscription[]): Promise<void> {
+    for (const subscription of subscriptions) this.#subscriptions.set(subscriptionKey(subscription.topic, subscription.subscriber), subscription);
+  }
+
+  async remove(subscriptions: readonly RegisteredSubscription[]): Promise<void> {
+    for (const subscription of subscriptions) this.#subscriptions.delete(subscriptionKey(subscription.topic, subscription.subscriber));
+  }
+
+  async list(filter: SubscriptionFilter, limit: number): Promise<SubscriptionListing> {
+    if (filter.topic !== undefined && filter.subscriber !== undefined) {
+      const found = this.#subscriptions.get(subscriptionKey(filter.topic, filter.subscriber));
+      return { subscriptions: found && limit > 0 ? [found] : [], truncated: false };
+    }
+    const subscriptions: RegisteredSubscription[] = [];
+    for (const subscription of this.#subscriptions.values()) {
+      if (!matchesFilter(subscription, filter)) continue;
+      if (subscriptions.length >= limit) return { subscriptions, truncated: true };
+      subscriptions.push(subscription);
+    }
+    return { subscriptions, truncated: false };
+  }
+
+  async close(): Promise<void> {
+    this.#subscriptions.clear();
+  }
+}
