@@ -207,7 +207,9 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
 
   /** Writes what changed (or the whole hash) in one transaction; on failure keeps it for the retry. */
   async #write(): Promise<void> {
-    if (this.#writing || this.#closed || !this.#link.ready || (!this.#rewrite && this.#dirty.size === 0)) return;
+    if (this.#writing || this.#closed || (!this.#rewrite && this.#dirty.size === 0)) return;
+    // Counted like a failed write; the connection's return writes at once, the retry timer otherwise.
+    if (!this.#link.ready) return this.#failed(new BusUnavailableError(this.#link.downReason));
     this.#writing = true;
     const change = this.#changes;
     const rewrite = this.#rewrite;
@@ -257,6 +259,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
   #failed(error: unknown): void {
     if (this.#failures === 0) this.#options.log.warn({ err: (error as Error).message }, "writing Mercure subscriptions to Redis failed; retrying with backoff (listings miss this instance's changes meanwhile)");
     this.#options.observer.writeFailed();
+    clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => void this.#write(), backoffDelay(this.#failures, RETRY, Math.random));
     this.#retryTimer.unref();
     this.#failures++;
