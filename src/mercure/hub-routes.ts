@@ -202,7 +202,9 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
       return reply.type("application/ld+json").header("cache-control", "no-store").send(JSON.stringify(document));
     };
     app.get(SUBSCRIPTIONS_PATH, { schema, exposeHeadRoute: false }, handler);
-    app.get(`${SUBSCRIPTIONS_PATH}/*`, { schema, exposeHeadRoute: false }, handler);
+    // The rest of the path, parsed as sent: topics are long and carry encoded slashes.
+    const rest = { type: "object", properties: { "*": { type: "string", description: "`{topic}` or `{topic}/{subscriber}`, each URL-encoded" } } };
+    app.get(`${SUBSCRIPTIONS_PATH}/*`, { schema: { ...schema, params: rest }, exposeHeadRoute: false }, handler);
   }
 
   async function listerGrant(request: FastifyRequest, path: string): Promise<MercureGrant> {

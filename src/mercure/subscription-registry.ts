@@ -62,6 +62,12 @@ export function matchesFilter(subscription: RegisteredSubscription, filter: Subs
   return (filter.topic === undefined || subscription.topic === filter.topic) && (filter.subscriber === undefined || subscription.subscriber === filter.subscriber);
 }
 
+/** The listing of a lookup of one subscription, under the limit like any other. */
+export function singleListing(found: RegisteredSubscription | undefined, limit: number): SubscriptionListing {
+  if (!found) return { subscriptions: [], truncated: false };
+  return limit > 0 ? { subscriptions: [found], truncated: false } : { subscriptions: [], truncated: true };
+}
+
 /** The registry of a gateway without Redis: one process holds every subscription. */
 export class MemorySubscriptionRegistry implements SubscriptionRegistry {
   readonly #subscriptions = new Map<string, RegisteredSubscription>();
@@ -76,8 +82,7 @@ export class MemorySubscriptionRegistry implements SubscriptionRegistry {
 
   async list(filter: SubscriptionFilter, limit: number): Promise<SubscriptionListing> {
     if (filter.topic !== undefined && filter.subscriber !== undefined) {
-      const found = this.#subscriptions.get(subscriptionKey(filter.topic, filter.subscriber));
-      return { subscriptions: found && limit > 0 ? [found] : [], truncated: false };
+      return singleListing(this.#subscriptions.get(subscriptionKey(filter.topic, filter.subscriber)), limit);
     }
     const subscriptions: RegisteredSubscription[] = [];
     for (const subscription of this.#subscriptions.values()) {

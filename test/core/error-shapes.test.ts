@@ -315,11 +315,13 @@ describe("one error shape for every error status", () => {
     }
   });
 
-  it("401: a Mercure token that does not verify", async () => {
-    const mercure = await startGateway({ MERCURE_PUBLISHER_JWT_KEY: TEST_SECRET });
+  it("401: a Mercure token that does not verify; 403: one whose selectors do not match the subscriptions URL", async () => {
+    const mercure = await startGateway({ MERCURE_PUBLISHER_JWT_KEY: TEST_SECRET, MERCURE_SUBSCRIPTIONS: "1" });
     try {
       const wrongKey = await token({ sub: "s" }, { secret: "another-secret-that-is-long-enough-for-hs256" });
       assertErrorShape(await get(mercure.url, "/.well-known/mercure?topic=x", { authorization: `Bearer ${wrongKey}` }), "mercure_invalid_token");
+      const otherTopics = await new SignJWT({ mercure: { subscribe: ["https://example.com/{id}"] } }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(TEST_SECRET));
+      assertErrorShape(await get(mercure.url, "/.well-known/mercure/subscriptions", { authorization: `Bearer ${otherTopics}` }), "subscriptions_not_allowed", /mercure\.subscribe/);
     } finally {
       await mercure.stop();
     }

@@ -25,7 +25,8 @@ async function describeGateway(env: Record<string, string>): Promise<{ document:
     for (const method of [route.method].flat()) {
       if (method === "GET") getSchemas.set(route.url, route.schema);
       if (method === "HEAD" && getSchemas.get(route.url) === route.schema) continue;
-      if (!(method === "OPTIONS" && route.url === "*")) routes.push(`${method} ${route.url}`);
+      // A wildcard route (the rest of the path, as `*`) is documented as the path parameter `{*}`.
+      if (!(method === "OPTIONS" && route.url === "*")) routes.push(`${method} ${route.url.replace(/\/\*$/, "/{*}")}`);
     }
   };
   const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "100", ...env }, () => randomBytes(32));
@@ -49,7 +50,7 @@ const configurations: Record<string, Record<string, string>> = {
   "development mode": {},
   "JWT_SECRET, CORS": { JWT_SECRET: TEST_SECRET, CORS_ORIGINS: "https://app.example" },
   "production (no demo page), METRICS_TOKEN": { NODE_ENV: "production", JWT_SECRET: TEST_SECRET, METRICS_TOKEN: "m".repeat(16) },
-  "Mercure hub": { JWT_SECRET: TEST_SECRET, MERCURE_PUBLISHER_JWT_KEY: TEST_SECRET, MERCURE_CORS_ORIGINS: "https://mercure.example" },
+  "Mercure hub": { JWT_SECRET: TEST_SECRET, MERCURE_PUBLISHER_JWT_KEY: TEST_SECRET, MERCURE_CORS_ORIGINS: "https://mercure.example", MERCURE_SUBSCRIPTIONS: "1" },
 };
 
 describe("/openapi.json", () => {

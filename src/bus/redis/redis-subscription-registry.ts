@@ -4,6 +4,7 @@ import type { RedisConfig } from "../../config/config.ts";
 import { backoffDelay } from "../../hub/backoff.ts";
 import {
   matchesFilter,
+  singleListing,
   subscriptionKey,
   type RegisteredSubscription,
   type SubscriptionFilter,
@@ -147,16 +148,16 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
 
   /** One subscription: its key in each live instance's hash. */
   async #find(hashes: readonly string[], topic: string, subscriber: string, limit: number): Promise<SubscriptionListing> {
-    if (hashes.length === 0 || limit < 1) return { subscriptions: [], truncated: false };
+    if (hashes.length === 0) return singleListing(undefined, limit);
     const key = subscriptionKey(topic, subscriber);
     const pipeline = this.#link.client.pipeline();
     for (const hash of hashes) pipeline.hget(hash, key);
     for (const [error, value] of (await pipeline.exec()) ?? []) {
       if (error) throw error;
       const found = typeof value === "string" ? decode(key, value) : undefined;
-      if (found) return { subscriptions: [found], truncated: false };
+      if (found) return singleListing(found, limit);
     }
-    return { subscriptions: [], truncated: false };
+    return singleListing(undefined, limit);
   }
 
   /**
