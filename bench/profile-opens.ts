@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sleep } from "./lib/clock.ts";
-import { printSelfTimes } from "./lib/cpu-profile.ts";
+import { monotonicUs, printSelfTimes, type ProfileWindow } from "./lib/cpu-profile.ts";
 import { pinSelfToLoad } from "./lib/pinning.ts";
 import { sampleTree } from "./lib/proc-stats.ts";
 import { median } from "./lib/stats.ts";
@@ -14,35 +14,42 @@ import type { RunningServer } from "./servers/server-process.ts";
 
 /**
  * Scenario A's two open-path figures, gateway against bare Node, without the rest of the
- * benchmark: `node bench/profile-opens.ts [--streams N] [--repeat R] [--cpu-prof]`. Each
+ * benchmark: `node bench/profile-opens.ts [--streams N] [--repeat R] [--cpu-prof] [--node-flags F,G]`. Each
  * repetition starts the gateway, opens N topic streams from loopback, stops it, then does the
  * same with the bare Node server, and prints server CPU per 1,000 opens and PSS per stream
  * (over the server's baseline, as scenario A measures them) with their ratios; then the median
  * ratios, and the CPU of token verification alone. With --cpu-prof one gateway run is profiled
- * instead and its functions with the most self time are printed.
+ * instead and its functions with the most self time while the streams opened are printed.
  */
 const { values: flags } = parseArgs({
   options: {
     streams: { type: "string", default: "5000" },
     repeat: { type: "string", default: "3" },
     "cpu-prof": { type: "boolean", default: false },
+    /** Node flags for the gateway, comma-separated (e.g. a V8 heap setting to try). */
+    "node-flags": { type: "string", default: "" },
     top: { type: "string", default: "40" },
   },
 });
 const streams = Number(flags.streams);
+const nodeFlags = flags["node-flags"].split(",").filter((flag) => flag !== "");
 /** As scenario A: the server settles before its baseline, and after the opens before memory is read. */
 const SETTLE_MS = 500;
 
 interface OpenFigures {
   readonly cpuMsPer1k: number;
   readonly kibPerStream: number;
+  /** When the opens ran: what a profile of them is cut to. */
+  readonly window: ProfileWindow;
 }
 
 async function measureOpens(server: RunningServer, kind: "gateway" | "bare-node", secret: string, fleet: LoadFleet): Promise<OpenFigures> {
   try {
     await sleep(SETTLE_MS);
     const before = sampleTree(server.pid);
+    const fromUs = monotonicUs();
     const outcome = await fleet.open(kind, server.port, secret, streams, "topic", "bench");
+    const window = { fromUs, toUs: monotonicUs() };
     if (outcome.failed > 0) throw new Error(`${outcome.failed} ${kind} streams failed to open: ${outcome.firstError}`);
     await sleep(SETTLE_MS);
     const after = sampleTree(server.pid);
@@ -50,6 +57,7 @@ async function measureOpens(server: RunningServer, kind: "gateway" | "bare-node"
     return {
       cpuMsPer1k: ((after.cpuSeconds - before.cpuSeconds) * 1e6) / streams,
       kibPerStream: (after.pssBytes - before.pssBytes) / 1024 / Math.max(1, held),
+      window,
     };
   } finally {
     await fleet.closeAll();
@@ -65,14 +73,14 @@ const bare = byKind.get("bare-node")!;
 try {
   if (flags["cpu-prof"]) {
     const profileDir = mkdtempSync(join(tmpdir(), "gateway-opens-profile-"));
-    const figures = await measureOpens(await startGateway(gateway.secret, {}, ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]), "gateway", gateway.secret, fleet);
+    const figures = await measureOpens(await startGateway(gateway.secret, {}, [...nodeFlags, "--cpu-prof", `--cpu-prof-dir=${profileDir}`]), "gateway", gateway.secret, fleet);
     console.log(`gateway (profiled) ${streams} opens: ${figures.cpuMsPer1k.toFixed(0)} ms CPU per 1,000`);
-    printSelfTimes(profileDir, Number(flags.top));
+    printSelfTimes(profileDir, Number(flags.top), figures.window);
   } else {
     const cpuRatios: number[] = [];
     const memoryRatios: number[] = [];
     for (let run = 1; run <= Number(flags.repeat); run++) {
-      const ours = await measureOpens(await gateway.start(), "gateway", gateway.secret, fleet);
+      const ours = await measureOpens(await startGateway(gateway.secret, {}, nodeFlags), "gateway", gateway.secret, fleet);
       const theirs = await measureOpens(await bare.start(), "bare-node", bare.secret, fleet);
       cpuRatios.push(ours.cpuMsPer1k / theirs.cpuMsPer1k);
       memoryRatios.push(ours.kibPerStream / theirs.kibPerStream);

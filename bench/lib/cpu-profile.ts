@@ -7,18 +7,34 @@ interface ProfileNode {
 }
 interface CpuProfile {
   readonly nodes: readonly ProfileNode[];
+  readonly startTime: number;
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
 }
 
-/** Self time per function (ms) of the one `.cpuprofile` that `node --cpu-prof` wrote to `dir`. */
-export function selfTimes(dir: string): Map<string, number> {
+/** A stretch of the profiled process's life, in µs of the monotonic clock (process.hrtime). */
+export interface ProfileWindow {
+  readonly fromUs: number;
+  readonly toUs: number;
+}
+
+/** Now on the clock a profile's sample times are on (µs, CLOCK_MONOTONIC like V8's). */
+export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * Self time per function (ms) of the one `.cpuprofile` that `node --cpu-prof` wrote to `dir`,
+ * counting only the samples inside `window` when one is given.
+ */
+export function selfTimes(dir: string, window?: ProfileWindow): Map<string, number> {
   const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"));
   if (!file) throw new Error(`no profile written to ${dir}`);
   const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const totals = new Map<string, number>();
+  let at = profile.startTime;
   profile.samples.forEach((id, index) => {
+    at += profile.timeDeltas[index] ?? 0;
+    if (window && (at < window.fromUs || at > window.toUs)) return;
     const frame = byId.get(id)!.callFrame;
     const source = frame.url.replace(/^.*\/(node_modules\/|src\/)/, "$1");
     const key = `${frame.functionName || "(anonymous)"} ${source}:${frame.lineNumber + 1}`;
@@ -28,8 +44,8 @@ export function selfTimes(dir: string): Map<string, number> {
 }
 
 /** The `top` functions by self time, as shares of the time not idle. */
-export function printSelfTimes(dir: string, top: number): void {
-  const totals = selfTimes(dir);
+export function printSelfTimes(dir: string, top: number, window?: ProfileWindow): void {
+  const totals = selfTimes(dir, window);
   totals.delete("(idle) :0");
   const busy = [...totals.values()].reduce((sum, ms) => sum + ms, 0);
   console.log(`profile in ${dir}: ${busy.toFixed(0)} ms busy`);

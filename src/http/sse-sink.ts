@@ -81,16 +81,26 @@ class Http1Sink implements StreamSink {
     this.#socket.destroy();
   }
 
+  /**
+   * The head is corked with the bytes written in the same tick (the `retry:` hint and the
+   * stream's position): one write to the kernel per open instead of one per piece.
+   */
   #sendHead(): void {
     if (this.#head === undefined) return;
+    this.#socket.cork();
     this.#socket.write(this.#head);
     this.#head = undefined;
+    process.nextTick(uncork, this.#socket);
   }
 
   onClose(listener: () => void): void {
     if (this.#socket.destroyed) listener();
     else this.#socket.once("close", listener);
   }
+}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
 }
 
 /** HTTP/2: one stream of the shared connection; connection-specific HTTP/1.1 headers must not appear. */

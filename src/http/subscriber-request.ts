@@ -7,25 +7,41 @@ import { subscriberToken } from "./credentials.ts";
  * A stream request as authentication sees it: its token, the headers an authorizer gets, its query,
  * its topics. A foreign page's cookies are left out: any page can add an access_token parameter
  * that fails, and the authorizer would then admit the stream on the user's session cookie.
+ * Only an authorizer reads the headers, the query and the address: they are gathered when first
+ * read, so that a stream opened with a valid token pays for none of them (nor holds the peer
+ * address its socket would cache).
  */
 export function subscriberRequest(
   request: FastifyRequest<{ Querystring: { access_token?: string } }>,
   topics: readonly string[],
   fromForeignPage: boolean,
 ): SubscriberRequest {
+  let headers: ForwardedHeaders | undefined;
+  let query: Record<string, string | string[]> | undefined;
+  let sourceIp: string | undefined;
+  return {
+    token: () => subscriberToken(request),
+    get headers() {
+      return (headers ??= forwardedHeaders(request, fromForeignPage));
+    },
+    get query() {
+      return (query ??= queryOf(request.url));
+    },
+    topics,
+    get sourceIp() {
+      return (sourceIp ??= nearestForwardedHop(this.headers["x-forwarded-for"]) ?? request.ip);
+    },
+  };
+}
+
+function forwardedHeaders(request: FastifyRequest, fromForeignPage: boolean): ForwardedHeaders {
   const headers: ForwardedHeaders = {};
   for (const name of FORWARDED_HEADERS) {
     if (name === "cookie" && fromForeignPage) continue;
     const value = request.headers[name];
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
   }
-  return {
-    token: () => subscriberToken(request),
-    headers,
-    query: queryOf(request.url),
-    topics,
-    sourceIp: nearestForwardedHop(headers["x-forwarded-for"]) ?? request.ip,
-  };
+  return headers;
 }
 
 /**
