@@ -130,7 +130,7 @@ function readJwt(read: EnvReader, production: boolean, randomSecret: () => Uint8
   const issuer = read.string("JWT_ISSUER");
   const audience = read.string("JWT_AUDIENCE");
   if (secret !== undefined && jwksUrl !== undefined) {
-    throw new ConfigError("set either JWT_SECRET (HS256) or JWKS_URL (RS/ES keys), not both");
+    throw new ConfigError("set either JWT_SECRET (HS256) or JWKS_URL (RS, PS, ES or EdDSA keys), not both");
   }
   if (secret !== undefined) return { kind: "secret", secrets: jwtSecretsFrom(secret), issuer, audience };
   if (jwksUrl !== undefined) {
