@@ -17,9 +17,11 @@ describe("JWKS_URL: asymmetric keys from a key set", () => {
   before(async () => {
     const rsa = await generateKeyPair("RS256");
     const ec = await generateKeyPair("ES256");
+    const ed = await generateKeyPair("EdDSA");
     const keys = [
       { ...(await exportJWK(rsa.publicKey)), kid: "rsa-1", alg: "RS256", use: "sig" },
       { ...(await exportJWK(ec.publicKey)), kid: "ec-1", alg: "ES256", use: "sig" },
+      { ...(await exportJWK(ed.publicKey)), kid: "ed-1", alg: "EdDSA", use: "sig" },
     ];
     keyServer = http.createServer((_request, response) => {
       fetches++;
@@ -30,7 +32,7 @@ describe("JWKS_URL: asymmetric keys from a key set", () => {
     const { port } = keyServer.address() as AddressInfo;
     gw = await startGateway({ JWT_SECRET: "", JWKS_URL: `http://127.0.0.1:${port}/jwks.json`, JWT_ISSUER: issuer, JWT_AUDIENCE: audience });
     sign = (claims, kid = "rsa-1") => {
-      const [key, alg] = kid.startsWith("ec") ? [ec.privateKey, "ES256"] : [rsa.privateKey, "RS256"];
+      const [key, alg] = kid.startsWith("ec") ? [ec.privateKey, "ES256"] : kid.startsWith("ed") ? [ed.privateKey, "EdDSA"] : [rsa.privateKey, "RS256"];
       return new SignJWT(claims)
         .setProtectedHeader({ alg, kid })
         .setIssuer(issuer)
@@ -44,8 +46,8 @@ describe("JWKS_URL: asymmetric keys from a key set", () => {
     keyServer.close();
   });
 
-  it("accepts RS256 and ES256 tokens signed by keys of the set", async () => {
-    for (const kid of ["rsa-1", "ec-1"]) {
+  it("accepts RS256, ES256 and EdDSA tokens signed by keys of the set", async () => {
+    for (const kid of ["rsa-1", "ec-1", "ed-1"]) {
       const stream = await connectSse(gw.url, { token: await sign({ sub: "ann" }, kid) });
       assert.equal(stream.status, 200, kid);
       stream.close();
