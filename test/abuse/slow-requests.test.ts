@@ -147,17 +147,28 @@ describe("slow requests over HTTP/2 (and its HTTP/1.1 fallback)", { timeout: 30_
     session.destroy();
   });
 
-  it("cuts slow headers on the TLS server's HTTP/1.1 fallback", async () => {
+  /** Milliseconds until the server closes a TLS HTTP/1.1 connection that sends `head`, then a byte every 200 ms. */
+  async function slowFallbackClient(head: string): Promise<number> {
     const started = Date.now();
     const socket = tls.connect({ host: "127.0.0.1", port: Number(new URL(gw.url).port), ca, servername: "localhost", ALPNProtocols: ["http/1.1"] });
     socket.on("error", () => undefined);
-    socket.once("secureConnect", () => socket.write("GET /healthz HTTP/1.1\r\n"));
+    socket.once("secureConnect", () => socket.write(head));
     const drip = setInterval(() => socket.writable && socket.write("X"), 200);
     const giveUp = setTimeout(() => socket.destroy(), 10_000);
     await new Promise((resolve) => socket.once("close", resolve));
     clearInterval(drip);
     clearTimeout(giveUp);
-    const afterMs = Date.now() - started;
+    return Date.now() - started;
+  }
+
+  it("cuts slow headers on the TLS server's HTTP/1.1 fallback", async () => {
+    const afterMs = await slowFallbackClient("GET /healthz HTTP/1.1\r\n");
+    assert.ok(afterMs <= BOUND_MS, `closed after ${afterMs} ms`);
+  });
+
+  it("cuts a slow publish body with a valid token on the TLS server's HTTP/1.1 fallback", async () => {
+    const head = `POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${await publisherToken()}\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n`;
+    const afterMs = await slowFallbackClient(head);
     assert.ok(afterMs <= BOUND_MS, `closed after ${afterMs} ms`);
   });
 });
