@@ -97,13 +97,11 @@ export class RedisInbox implements IngestSource {
     this.#link.client.defineCommand("gatewayInboxRecover", { numberOfKeys: 2, lua: RECOVER_SCRIPT });
     this.#link.client.defineCommand("gatewayInboxHandBack", { numberOfKeys: 3, lua: HAND_BACK_SCRIPT });
     this.#scripts = this.#link.client as unknown as Scripts;
-    // Not forgetting silent instances: recovery hands their entries back first.
     this.#heartbeat = new InstanceHeartbeat(this.#link, {
       registry: this.#keys.inboxInstances,
       instanceId: this.#instanceId,
       intervalMs: HEARTBEAT_MS,
       leaseMs: DEAD_AFTER_MS,
-      forgetSilent: false,
     });
     this.#link.onReady(() => void this.#onReady());
   }

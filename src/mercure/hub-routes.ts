@@ -118,7 +118,13 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
     return reply;
   });
 
-  if (options.registry) subscriptionsRoutes(options.registry);
+  if (options.registry) {
+    options.registry.watch({
+      ended: (subscriptions) => publishAll(subscriptionUpdates(subscriptions, false)),
+      resumed: (subscriptions) => publishAll(subscriptionUpdates(subscriptions, true)),
+    });
+    subscriptionsRoutes(options.registry);
+  }
 
   const publishSchema = {
     summary: "Mercure: publish an update (a form)",

@@ -22,6 +22,17 @@ export interface SubscriptionListing {
 }
 
 /**
+ * Changes the registry itself makes to the list, for the hub to announce as subscription updates.
+ * Each is called after the list shows the change, so a listing's lastEventID stays safe.
+ */
+export interface SubscriptionChanges {
+  /** Subscriptions of an instance that stopped without a word, taken off the list: they ended. */
+  ended(subscriptions: readonly RegisteredSubscription[]): Promise<void>;
+  /** This instance's subscriptions, back on the list after it had been taken for dead (a silence longer than the lease, or a Redis that lost its data). */
+  resumed(subscriptions: readonly RegisteredSubscription[]): Promise<void>;
+}
+
+/**
  * The active subscriptions of every instance of the gateway. The memory registry serves one
  * process; the Redis registry (src/bus/redis) holds each instance's own under a lease, so that
  * an instance that dies drops out of the list on its own.
@@ -41,6 +52,8 @@ export interface SubscriptionRegistry {
    * BusUnavailableError (retry) or BusRejectedError (permanent) when the backend fails.
    */
   list(filter: SubscriptionFilter, limit: number): Promise<SubscriptionListing>;
+  /** Called once, before any subscription is added. */
+  watch(changes: SubscriptionChanges): void;
   close(): Promise<void>;
 }
 
@@ -92,6 +105,9 @@ export class MemorySubscriptionRegistry implements SubscriptionRegistry {
     }
     return { subscriptions, truncated: false };
   }
+
+  /** One process: no other instance to outlive, no silence to come back from. */
+  watch(): void {}
 
   async close(): Promise<void> {
     this.#subscriptions.clear();

@@ -13,7 +13,8 @@ import { eventually } from "../support/wait.ts";
  * The Mercure subscriptions API across gateway processes sharing one spawned redis-server, with
  * Chromium EventSource subscribers: every instance's subscriptions in one list, one topic's, one
  * subscription; 401 and 403; a listing's lastEventID followed by the subscription updates from
- * it adds up to the state; a SIGKILLed instance drops out within its lease; Redis down is a 503.
+ * it adds up to the state; a SIGKILLed instance drops out within its lease and the end of its
+ * subscriptions is announced once; Redis down is a 503.
  */
 
 const PUBLISHER_KEY = "mercure-publisher-key-long-enough-for-hs256!";
@@ -207,19 +208,30 @@ describe("the Mercure subscriptions API, three instances on Redis", { skip: with
     });
   });
 
-  it("an instance killed with SIGKILL drops out of the list within the lease", async () => {
+  it("an instance killed with SIGKILL drops out of the list within the lease, and a live one announces the end of its subscriptions", async () => {
     const c = await startGatewayProcess("c", shared);
     const topic = `https://example.com/doomed/${randomUUID()}`;
     try {
-      const doomed = await stream(c.url, topic);
-      await eventually(async () => (await get(a.url, topicPath(topic), lister)).body.subscriptions.length === 1, 5000, "c's subscription listed");
-      c.signal("SIGKILL");
-      await c.exited;
-      const killedAt = Date.now();
-      await eventually(async () => (await get(a.url, topicPath(topic), lister)).body.subscriptions.length === 0, LEASE_MS + 3000, "c's subscription to drop out");
-      const elapsed = Date.now() - killedAt;
-      assert.ok(elapsed <= LEASE_MS + 500, `dropped out ${elapsed} ms after the kill (lease ${LEASE_MS} ms)`);
-      doomed.close();
+      await scenario(chromium.browser, "mercure-subscriptions-sigkill", async ({ open }) => {
+        const page = await open(`${a.url}/healthz`);
+        await openEventSource(page, "updates", `${HUB}?topic=${encodeURIComponent(TEMPLATE)}&authorization=${lister}`);
+        const doomed = await stream(c.url, topic);
+        const listed = await eventually(async () => {
+          const answer = await get(a.url, topicPath(topic), lister);
+          return answer.body.subscriptions.length === 1 && answer.body.subscriptions[0];
+        }, 5000, "c's subscription listed");
+        c.signal("SIGKILL");
+        await c.exited;
+        const killedAt = Date.now();
+        await eventually(async () => (await get(a.url, topicPath(topic), lister)).body.subscriptions.length === 0, LEASE_MS + 3000, "c's subscription to drop out");
+        const elapsed = Date.now() - killedAt;
+        assert.ok(elapsed <= LEASE_MS + 500, `dropped out ${elapsed} ms after the kill (lease ${LEASE_MS} ms)`);
+        const updates = async () => (await receivedIn(page, "updates")).map((data) => JSON.parse(data) as { id: string; active: boolean }).filter((update) => update.id === listed.id);
+        await eventually(async () => (await updates()).some((update) => !update.active), LEASE_MS, "the end of c's subscription announced");
+        await new Promise((resolve) => setTimeout(resolve, LEASE_MS / 2)); // room for a second announcement
+        assert.deepEqual((await updates()).map((update) => update.active), [true, false], "started once, ended once");
+        doomed.close();
+      });
     } finally {
       await c.stop();
     }

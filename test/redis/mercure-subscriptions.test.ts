@@ -34,13 +34,20 @@ after(async () => {
   await redis.stop();
 });
 
-function registry(prefix: string, leaseMs = 5000, failures: { count: number } = { count: 0 }): RedisSubscriptionRegistry {
-  return new RedisSubscriptionRegistry({
+interface Announced {
+  readonly ended: RegisteredSubscription[];
+  readonly resumed: RegisteredSubscription[];
+}
+
+function registry(prefix: string, leaseMs = 5000, failures: { count: number } = { count: 0 }, announced: Announced = { ended: [], resumed: [] }): RedisSubscriptionRegistry {
+  const made = new RedisSubscriptionRegistry({
     config: { url: redis.url, keyPrefix: prefix, commandTimeoutMs: 1000 },
     leaseMs,
     log,
     observer: { writeFailed: () => failures.count++ },
   });
+  made.watch({ ended: async (subscriptions) => void announced.ended.push(...subscriptions), resumed: async (subscriptions) => void announced.resumed.push(...subscriptions) });
+  return made;
 }
 
 /** A registry just made may not be connected yet (503 then): the first listing waits for it. */
@@ -105,10 +112,12 @@ describe("the Redis subscription registry", { timeout: 90_000 }, () => {
     }
   });
 
-  test("an instance killed (SIGKILL) drops out within its lease, and its hash expires; a clean close leaves at once", async () => {
+  test("an instance killed (SIGKILL) drops out within its lease, and exactly one live instance announces the end of its subscriptions; a clean close leaves at once", async () => {
     const prefix = `subs-${randomUUID().slice(0, 8)}:`;
     const leaseMs = 1500;
-    const observer = registry(prefix, leaseMs);
+    const announced: Announced[] = [{ ended: [], resumed: [] }, { ended: [], resumed: [] }];
+    const observer = registry(prefix, leaseMs, undefined, announced[0]);
+    const other = registry(prefix, leaseMs, undefined, announced[1]);
     const leaving = registry(prefix, leaseMs);
     const child = spawnRegistry(prefix, leaseMs);
     try {
@@ -123,19 +132,25 @@ describe("the Redis subscription registry", { timeout: 90_000 }, () => {
       await eventually(async () => (await subscribers()).length === 0, leaseMs + 2000, "the killed instance to drop out");
       const elapsed = Date.now() - killedAt;
       assert.ok(elapsed <= leaseMs + 300, `dropped out after ${elapsed} ms, lease ${leaseMs} ms`);
-      await eventually(async () => (await admin.keys(`${prefix}mercure:subscriptions:*`)).length === 0, leaseMs + 1000, "its hash to expire");
-      // The observer's heartbeat forgets it in the registry of instances too.
-      await eventually(async () => (await admin.zcard(`${prefix}mercure:instances`)) === 1, leaseMs, "the registry to forget it");
+      // One of the two live instances claims it: its end is announced once, and nothing of it stays.
+      await eventually(() => announced[0]!.ended.length + announced[1]!.ended.length >= 3, leaseMs, "the end of its subscriptions announced");
+      await new Promise((resolve) => setTimeout(resolve, leaseMs / 2)); // room for a second announcement to show up
+      assert.deepEqual([...announced[0]!.ended, ...announced[1]!.ended].map((subscription) => subscription.subscriber).sort(), ["urn:uuid:child-0", "urn:uuid:child-1", "urn:uuid:child-2"]);
+      assert.deepEqual(await admin.keys(`${prefix}mercure:subscriptions:*`), []);
+      assert.deepEqual(await admin.keys(`${prefix}mercure:ended:*`), []);
+      assert.equal(await admin.zcard(`${prefix}mercure:instances`), 2, "the registry forgot it");
+      assert.deepEqual([...announced[0]!.resumed, ...announced[1]!.resumed], [], "no live instance was taken for dead");
     } finally {
       child.process.kill("SIGKILL");
-      await Promise.all([observer.close(), leaving.close()]);
+      await Promise.all([observer.close(), other.close(), leaving.close()]);
     }
   });
 
   test("with Redis down a listing fails at once as unavailable and a change does not wait long; once Redis is back (empty) every subscription is there again", { skip: killableRedisSkipReason() }, async () => {
     const prefix = `subs-${randomUUID().slice(0, 8)}:`;
     const failures = { count: 0 };
-    const a = registry(prefix, 3000, failures);
+    const announced: Announced = { ended: [], resumed: [] };
+    const a = registry(prefix, 3000, failures, announced);
     const b = registry(prefix, 3000);
     try {
       await a.add([{ topic: "before", subscriber: "urn:uuid:a1" }]);
@@ -157,6 +172,9 @@ describe("the Redis subscription registry", { timeout: 90_000 }, () => {
         10_000,
         "both instances' subscriptions written again",
       );
+      // Redis lost them: a listing taken meanwhile did not show them, so they are announced again.
+      await eventually(() => announced.resumed.length === 1, 3000, "a's subscription announced again");
+      assert.deepEqual(announced.resumed, [{ topic: "during", subscriber: "urn:uuid:a2" }]);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

@@ -8,15 +8,17 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 /**
  * KEYS: the registry (a sorted set of instance ids scored by their last heartbeat), then keys
- * that live as long as the instance's lease. ARGV: this instance, the lease in ms, "1" to forget
- * instances silent for longer than the lease. Returns 1 when the instance was not in the
- * registry: its first heartbeat, or the first after a silence that got it forgotten.
+ * that live as long as the instance beats. ARGV: this instance, the lease in ms, those keys' time
+ * to live in ms. Returns 1 when the instance was dead to the others until now: its first
+ * heartbeat, or the first after a silence longer than the lease (whether or not the others took
+ * it out of the registry meanwhile); else 0.
  */
 const HEARTBEAT_SCRIPT = `${NOW_MS}
-local lease = tonumber(ARGV[2])
-if ARGV[3] == '1' then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - lease)) end
-for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], lease) end
-return redis.call('ZADD', KEYS[1], now, ARGV[1])
+local last = redis.call('ZSCORE', KEYS[1], ARGV[1])
+for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+if last and tonumber(last) >= now - tonumber(ARGV[2]) then return 0 end
+return 1
 `;
 
 /** KEYS: the registry. ARGV: the lease in ms, most ids. The instances whose last heartbeat is within the lease. */
@@ -32,16 +34,11 @@ export interface HeartbeatOptions {
   readonly registry: string;
   readonly instanceId: string;
   readonly intervalMs: number;
-  /** How long a heartbeat counts: the leased keys expire after it. */
+  /** How long a heartbeat counts: an instance silent for longer is dead to the others. */
   readonly leaseMs: number;
-  /** Keys that expire with the instance's lease, renewed by each heartbeat. */
-  readonly leasedKeys?: readonly string[];
-  /**
-   * Drop instances silent for longer than the lease from the registry on each heartbeat. Off for
-   * a registry whose dead instances must first be taken care of (the inbox hands their entries back).
-   */
-  readonly forgetSilent: boolean;
-  /** The heartbeat found this instance missing from the registry (first start, or forgotten). */
+  /** Keys of this instance that expire unless renewed by its heartbeats, and their time to live. */
+  readonly leasedKeys?: { readonly keys: readonly string[]; readonly ttlMs: number };
+  /** The heartbeat found this instance dead to the others until now (first start, or back after a silence longer than the lease). */
   readonly onRegistered?: () => void;
 }
 
@@ -81,9 +78,9 @@ export class InstanceHeartbeat {
   /** Never rejects: a missed heartbeat is made up by the next one, well within the lease. */
   async beat(): Promise<void> {
     if (!this.#link.ready) return;
-    const { registry, instanceId, leaseMs, leasedKeys = [], forgetSilent } = this.#options;
+    const { registry, instanceId, leaseMs, leasedKeys = { keys: [], ttlMs: 0 } } = this.#options;
     try {
-      const added = await this.#scripts.gatewayHeartbeat(1 + leasedKeys.length, registry, ...leasedKeys, instanceId, leaseMs, forgetSilent ? "1" : "0");
+      const added = await this.#scripts.gatewayHeartbeat(1 + leasedKeys.keys.length, registry, ...leasedKeys.keys, instanceId, leaseMs, leasedKeys.ttlMs);
       if (added === 1) this.#options.onRegistered?.();
     } catch {
       // The next beat tries again; the link logs the connection's failures.

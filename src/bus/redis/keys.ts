@@ -94,4 +94,9 @@ export class RedisKeys {
   mercureSubscriptions(instanceId: string): string {
     return `${this.prefix}mercure:subscriptions:${instanceId}`;
   }
+
+  /** A dead instance's subscriptions, claimed by one live instance that announces their end, then deletes them. */
+  mercureEnded(instanceId: string): string {
+    return `${this.prefix}mercure:ended:${instanceId}`;
+  }
 }

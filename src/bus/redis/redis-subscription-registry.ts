@@ -7,12 +7,13 @@ import {
   singleListing,
   subscriptionKey,
   type RegisteredSubscription,
+  type SubscriptionChanges,
   type SubscriptionFilter,
   type SubscriptionListing,
   type SubscriptionRegistry,
 } from "../../mercure/subscription-registry.ts";
 import { BusUnavailableError } from "../event-bus.ts";
-import { InstanceHeartbeat } from "./instance-registry.ts";
+import { InstanceHeartbeat, NOW_MS } from "./instance-registry.ts";
 import { RedisKeys } from "./keys.ts";
 import { toBusError } from "./redis-errors.ts";
 import { RedisLink } from "./redis-link.ts";
@@ -29,6 +30,31 @@ const WRITE_CHUNK = 1000;
 /** How long add and remove wait for a failing Redis before their caller goes on. */
 const WAIT_MS = 2000;
 const RETRY = { baseMs: 200, maxMs: 5000 };
+/** Dead instances one sweep claims, at most. */
+const CLAIM_BATCH = 10;
+
+/**
+ * KEYS: the registry of instances. ARGV: the lease in ms, most instances, the subscriptions' key
+ * prefix, the ended subscriptions' key prefix, how long a claimed hash is kept in ms. Takes the
+ * instances silent for longer than the lease out of the registry and renames each one's hash
+ * under the ended prefix, so that exactly one live instance announces their end. Returns the
+ * renamed keys.
+ */
+const CLAIM_SCRIPT = `${NOW_MS}
+local silent = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[1])), 'LIMIT', 0, tonumber(ARGV[2]))
+local claimed = {}
+for _, instance in ipairs(silent) do
+  redis.call('ZREM', KEYS[1], instance)
+  local hash = ARGV[3] .. instance
+  if redis.call('EXISTS', hash) == 1 then
+    local ended = ARGV[4] .. instance
+    redis.call('RENAME', hash, ended)
+    redis.call('PEXPIRE', ended, ARGV[5])
+    claimed[#claimed + 1] = ended
+  end
+end
+return claimed
+`;
 
 /** The registry's counters; the metrics module implements it. */
 export interface SubscriptionRegistryObserver {
@@ -43,19 +69,22 @@ export interface RedisSubscriptionRegistryOptions {
   readonly observer: SubscriptionRegistryObserver;
 }
 
+type ClaimScript = (...args: (string | number)[]) => Promise<string[]>;
+
 interface Waiter {
   readonly change: number;
   readonly done: () => void;
 }
 
 /**
- * The subscriptions of every instance, on Redis. Each instance keeps its own in one hash that
- * lives as long as the instance's lease, renewed by its heartbeat (Redis's clock) in the
- * registry of instances: an instance killed without a word stops beating, drops out of every
- * listing within the lease, and its hash expires with it. The instance holds the truth about its
- * own subscriptions and writes the changes in the background: a failed write is retried with
- * backoff (logged once per outage, counted), and the whole hash is written anew when the
- * instance finds itself forgotten after a silence.
+ * The subscriptions of every instance, on Redis. Each instance keeps its own in one hash,
+ * renewed with its heartbeat (Redis's clock) in the registry of instances: an instance killed
+ * without a word stops beating and drops out of every listing within the lease; then one live
+ * instance claims its hash and announces the end of its subscriptions (and a hash nobody claims
+ * expires at twice the lease). The instance holds the truth about its own subscriptions and
+ * writes the changes in the background: a failed write is retried with backoff (logged once per
+ * outage, counted), and after a silence longer than the lease the whole hash is written anew and
+ * its subscriptions announced again.
  */
 export class RedisSubscriptionRegistry implements SubscriptionRegistry {
   readonly #options: RedisSubscriptionRegistryOptions;
@@ -78,6 +107,13 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
   #retryTimer?: NodeJS.Timeout;
   #listings = 0;
   #closed = false;
+  #changesListener?: SubscriptionChanges;
+  #beatBefore = false;
+  /** After the next rewrite, announce every own subscription again (this instance was taken for dead). */
+  #announceResumed = false;
+  #sweeping = false;
+  readonly #sweepTimer: NodeJS.Timeout;
+  readonly #claimScript: ClaimScript;
 
   constructor(options: RedisSubscriptionRegistryOptions) {
     this.#options = options;
@@ -90,11 +126,19 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
       // Two beats may be missed before the lease runs out.
       intervalMs: Math.floor(options.leaseMs / 3),
       leaseMs: options.leaseMs,
-      leasedKeys: [this.#hash],
-      forgetSilent: true,
-      onRegistered: () => (this.#rewrite = true),
+      // Past the lease, so that the live instances can claim it before it goes.
+      leasedKeys: { keys: [this.#hash], ttlMs: 2 * options.leaseMs },
+      onRegistered: () => {
+        this.#rewrite = true;
+        this.#announceResumed = this.#beatBefore;
+        this.#beatBefore = true;
+      },
     });
     this.#heartbeat.start();
+    this.#link.client.defineCommand("gatewayClaimSilent", { numberOfKeys: 1, lua: CLAIM_SCRIPT });
+    this.#claimScript = (this.#link.client as unknown as Record<"gatewayClaimSilent", ClaimScript>).gatewayClaimSilent.bind(this.#link.client);
+    this.#sweepTimer = setInterval(() => void this.#claimSilent(), Math.floor(options.leaseMs / 3));
+    this.#sweepTimer.unref();
     this.#link.onReady(() => void this.#heartbeat.beat().then(() => this.#write()));
   }
 
@@ -134,9 +178,14 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     }
   }
 
+  watch(changes: SubscriptionChanges): void {
+    this.#changesListener = changes;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#heartbeat.stop();
+    clearInterval(this.#sweepTimer);
     clearTimeout(this.#retryTimer);
     for (const waiter of this.#waiters) waiter.done();
     if (this.#link.ready) {
@@ -174,9 +223,8 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
       do {
         if (calls++ >= MAX_SCAN_CALLS) return { subscriptions: found, truncated: true };
         const [next, fields] = await this.#link.client.hscan(hash, cursor, "MATCH", match, "COUNT", SCAN_COUNT);
-        for (let i = 0; i + 1 < fields.length; i += 2) {
-          const subscription = decode(fields[i]!, fields[i + 1]!);
-          if (!subscription || !matchesFilter(subscription, filter)) continue;
+        for (const subscription of decodeFields(fields)) {
+          if (!matchesFilter(subscription, filter)) continue;
           if (found.length >= limit) return { subscriptions: found, truncated: true };
           found.push(subscription);
         }
@@ -186,8 +234,42 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     return { subscriptions: found, truncated: false };
   }
 
-  /** Resolves once a write covering this change succeeded, or after WAIT_MS. */
+  /**
+   * Claims dead instances' subscriptions and announces their end, a page at a time; one that
+   * cannot be announced now (the bus fails) is not retried: its updates are best effort too.
+   */
+  async #claimSilent(): Promise<void> {
+    if (!this.#link.ready || this.#closed || this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      const claimed = await this.#claimScript(this.#keys.mercureInstances, this.#options.leaseMs, CLAIM_BATCH, this.#keys.mercureSubscriptions(""), this.#keys.mercureEnded(""), this.#options.leaseMs);
+      for (const key of claimed) {
+        let cursor = "0";
+        do {
+          const [next, fields] = await this.#link.client.hscan(key, cursor, "COUNT", SCAN_COUNT);
+          const ended = decodeFields(fields);
+          if (ended.length > 0) await this.#changesListener?.ended(ended);
+          cursor = next;
+        } while (cursor !== "0");
+        await this.#link.client.del(key);
+      }
+      if (claimed.length > 0) this.#options.log.warn({ instances: claimed.length }, "Mercure subscriptions of instances that stopped beating were taken off the list and announced as ended");
+    } catch (error) {
+      this.#options.log.warn({ err: (error as Error).message }, "claiming stopped instances' Mercure subscriptions failed; the next sweep tries again");
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  /** This instance's subscriptions, announced again a page at a time once the rewrite put them back on the list. */
+  async #resume(): Promise<void> {
+    const own = decodeFields([...this.#own].flat());
+    for (let at = 0; at < own.length; at += SCAN_COUNT) await this.#changesListener?.resumed(own.slice(at, at + SCAN_COUNT));
+  }
+
+  /** Resolves once a write covering this change succeeded, or after WAIT_MS (at once after close). */
   #changed(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     const change = ++this.#changes;
     const settled = new Promise<void>((resolve) => {
       const timer = setTimeout(() => waiter.done(), WAIT_MS);
@@ -219,6 +301,10 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     this.#dirty.clear();
     try {
       await this.#send(rewrite, keys);
+      if (rewrite && this.#announceResumed) {
+        this.#announceResumed = false;
+        this.#resume().catch((error: unknown) => this.#options.log.warn({ err: (error as Error).message }, "announcing this instance's Mercure subscriptions again failed"));
+      }
       for (const waiter of this.#waiters) if (waiter.change <= change) waiter.done();
       if (this.#failures > 0) this.#options.log.info({ failures: this.#failures }, "Mercure subscriptions are written to Redis again");
       this.#failures = 0;
@@ -245,7 +331,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     }
     for (let at = 0; at < present.length; at += 2 * WRITE_CHUNK) transaction.hset(this.#hash, ...present.slice(at, at + 2 * WRITE_CHUNK));
     for (let at = 0; at < absent.length; at += WRITE_CHUNK) transaction.hdel(this.#hash, ...absent.slice(at, at + WRITE_CHUNK));
-    transaction.pexpire(this.#hash, this.#options.leaseMs);
+    transaction.pexpire(this.#hash, 2 * this.#options.leaseMs);
     let results: [Error | null, unknown][] | null;
     try {
       results = await transaction.exec();
@@ -265,6 +351,16 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
     this.#retryTimer.unref();
     this.#failures++;
   }
+}
+
+/** HSCAN's flat field, value list as subscriptions. */
+function decodeFields(fields: readonly string[]): RegisteredSubscription[] {
+  const subscriptions: RegisteredSubscription[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const subscription = decode(fields[i]!, fields[i + 1]!);
+    if (subscription) subscriptions.push(subscription);
+  }
+  return subscriptions;
 }
 
 /** A stored field and value back as a subscription; anything else (not written by the gateway) is skipped. */
