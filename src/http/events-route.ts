@@ -10,6 +10,7 @@ import { ApiError } from "./errors.ts";
 import { eventStreamResponse, eventsQuerySchema } from "./event-stream-schema.ts";
 import { SSE_HEADERS, connectionGone, openSseResponse } from "./sse-sink.ts";
 import { subscriberRequest } from "./subscriber-request.ts";
+import { lazyChildLogger } from "../telemetry/lazy-child-logger.ts";
 
 export interface EventsRouteOptions {
   readonly hub: Hub;
@@ -57,7 +58,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
     querystring,
     response: { 200: eventStreamResponse },
   };
-  app.get<{ Querystring: EventsQuery }>("/events", { schema: getSchema, exposeHeadRoute: false }, async (request, reply) => {
+  app.get<{ Querystring: EventsQuery }>("/events", { schema: getSchema, exposeHeadRoute: false, childLoggerFactory: lazyChildLogger }, async (request, reply) => {
     const { principal, channels, start } = await authorize(request);
     // The client may have left while it was authenticated: such a connection gets no stream.
     if (connectionGone(request.raw, reply.raw)) return reply.hijack();
