@@ -14,6 +14,10 @@ export const SSE_HEADERS = {
   "x-accel-buffering": "no",
 } as const;
 
+/** On HTTP/1.1 the body ends when the connection does; these override any header of the same name. */
+const HTTP1_SSE_HEADERS: Readonly<Record<string, string>> = { ...SSE_HEADERS, connection: "close" };
+const HTTP1_SSE_HEAD_END = `${Object.entries(HTTP1_SSE_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join("")}\r\n`;
+
 /**
  * Prepares an SSE response on the raw connection and returns the sink the hub writes to. The
  * head goes out with the first bytes of the body: the hub writes them once it knows where the
@@ -50,10 +54,11 @@ class Http1Sink implements StreamSink {
     socket.setNoDelay(true);
     socket.setTimeout(0);
     let head = "HTTP/1.1 200 OK\r\n";
-    for (const [name, value] of Object.entries({ ...extraHeaders, ...SSE_HEADERS, connection: "close" })) {
-      if (value !== undefined) head += `${name}: ${Array.isArray(value) ? value.join(", ") : value}\r\n`;
+    for (const name in extraHeaders) {
+      const value = extraHeaders[name];
+      if (value !== undefined && !Object.hasOwn(HTTP1_SSE_HEADERS, name)) head += `${name}: ${Array.isArray(value) ? value.join(", ") : value}\r\n`;
     }
-    this.#head = `${head}\r\n`;
+    this.#head = head + HTTP1_SSE_HEAD_END;
   }
 
   write(chunk: Buffer): void {
@@ -94,8 +99,9 @@ class Http1Sink implements StreamSink {
   }
 
   onClose(listener: () => void): void {
+    // A socket closes once: `on` spares the wrapper `once` would keep for every stream.
     if (this.#socket.destroyed) listener();
-    else this.#socket.once("close", listener);
+    else this.#socket.on("close", listener);
   }
 }
 

@@ -12,26 +12,45 @@ import { subscriberToken } from "./credentials.ts";
  * address its socket would cache).
  */
 export function subscriberRequest(
-  request: FastifyRequest<{ Querystring: { access_token?: string } }>,
+  request: StreamRequest,
   topics: readonly string[],
   fromForeignPage: boolean,
 ): SubscriberRequest {
-  let headers: ForwardedHeaders | undefined;
-  let query: Record<string, string | string[]> | undefined;
-  let sourceIp: string | undefined;
-  return {
-    token: () => subscriberToken(request),
-    get headers() {
-      return (headers ??= forwardedHeaders(request, fromForeignPage));
-    },
-    get query() {
-      return (query ??= queryOf(request.url));
-    },
-    topics,
-    get sourceIp() {
-      return (sourceIp ??= nearestForwardedHop(this.headers["x-forwarded-for"]) ?? request.ip);
-    },
-  };
+  return new StreamOpenRequest(request, topics, fromForeignPage);
+}
+
+type StreamRequest = FastifyRequest<{ Querystring: { access_token?: string } }>;
+
+/** A class rather than an object literal with getters, which V8 builds slowly on every open. */
+class StreamOpenRequest implements SubscriberRequest {
+  readonly topics: readonly string[];
+  readonly #request: StreamRequest;
+  readonly #fromForeignPage: boolean;
+  #headers: ForwardedHeaders | undefined;
+  #query: Record<string, string | string[]> | undefined;
+  #sourceIp: string | undefined;
+
+  constructor(request: StreamRequest, topics: readonly string[], fromForeignPage: boolean) {
+    this.#request = request;
+    this.topics = topics;
+    this.#fromForeignPage = fromForeignPage;
+  }
+
+  token(): string {
+    return subscriberToken(this.#request);
+  }
+
+  get headers(): ForwardedHeaders {
+    return (this.#headers ??= forwardedHeaders(this.#request, this.#fromForeignPage));
+  }
+
+  get query(): Record<string, string | string[]> {
+    return (this.#query ??= queryOf(this.#request.url));
+  }
+
+  get sourceIp(): string {
+    return (this.#sourceIp ??= nearestForwardedHop(this.headers["x-forwarded-for"]) ?? this.#request.ip);
+  }
 }
 
 function forwardedHeaders(request: FastifyRequest, fromForeignPage: boolean): ForwardedHeaders {
