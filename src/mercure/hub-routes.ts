@@ -13,7 +13,7 @@ import { parsePublishForm } from "./publish-form.ts";
 import { Resumer } from "./resume.ts";
 import { allMatch, anyMatches, matcher, selector, type MatcherType, type Selector } from "./selectors.ts";
 import { SUBSCRIPTIONS_PATH, subscriptionUpdates } from "./subscription-events.ts";
-import { registeredSubscription, type SubscriptionRegistry } from "./subscription-registry.ts";
+import { registeredSubscription, type MatchType, type SubscriptionRegistry } from "./subscription-registry.ts";
 import { subscriptionChannels, subscriptionView } from "./subscription.ts";
 import { MAX_LISTED, MAX_SELECTOR_CHARS, parseSubscriptionsPath, subscriptionDocument, subscriptionsDocument } from "./subscriptions-api.ts";
 import { invalidToken, type MercureGrant, type MercureTokens } from "./tokens.ts";
@@ -53,6 +53,15 @@ const MATCH_PARAMETERS: Readonly<Record<string, MatcherType>> = {
   match_urlpattern: "urlpattern",
   matchURLPattern: "urlpattern",
 };
+/** A selector of a subscription, with the newer revision's matcher type when it came from a `match...` parameter. */
+interface SubscribedSelector {
+  readonly selector: Selector;
+  readonly matchType?: MatchType;
+}
+
+/** The matcher types' names in subscription updates and the subscriptions API (the protocol's canonical case). */
+const MATCH_TYPE_NAMES: Readonly<Record<MatcherType, MatchType>> = { exact: "Exact", urlpattern: "URLPattern" };
+
 /** C0 and C1 control characters and DEL, which matcher values must not hold. */
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
@@ -101,7 +110,8 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
   app.get(MERCURE_PATH, { schema: subscribeSchema, exposeHeadRoute: false }, async (request, reply) => {
     const query = rawQuery(request.url);
     const hubUrl = hubUrlOf(request);
-    const selectors = subscriptionSelectors(query, hubUrl, options.maxTopicsPerStream);
+    const subscribed = subscriptionSelectors(query, hubUrl, options.maxTopicsPerStream);
+    const selectors = subscribed.map((candidate) => candidate.selector);
     const grant = await subscriberGrant(request, query, hubUrl);
     const userId = grant?.subject === undefined ? `mercure-anonymous:${randomUUID()}` : `mercure:${grant.subject}`;
     refuseIf(hub.admit(userId));
@@ -114,7 +124,7 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
     const sink = openSseResponse(request.raw, reply.raw, { ...reply.getHeaders(), "last-event-id": lastEventId, "mercure-last-event-id": lastEventId });
     const view = subscriptionView(selectors, grant?.subscribe ?? []);
     hub.open({ userId, channels, sink, start, view, ...(grant?.expiresAt === undefined ? {} : { expiresAt: grant.expiresAt }) });
-    if (options.registry) track(options.registry, selectors, grant?.payload, (onEnd) => sink.onClose(onEnd));
+    if (options.registry) track(options.registry, subscribed, grant?.payload, (onEnd) => sink.onClose(onEnd));
     return reply;
   });
 
@@ -162,9 +172,9 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
    * unregistered, then announced again. In that order a listing's lastEventID, read before the
    * registry, is never newer than a change the listing misses.
    */
-  function track(registry: SubscriptionRegistry, selectors: readonly Selector[], payload: unknown, onEnd: (listener: () => void) => void): void {
+  function track(registry: SubscriptionRegistry, selectors: readonly SubscribedSelector[], payload: unknown, onEnd: (listener: () => void) => void): void {
     const subscriber = `urn:uuid:${randomUUID()}`;
-    const subscriptions = selectors.map((candidate) => registeredSubscription(candidate.text, subscriber, payload));
+    const subscriptions = selectors.map((candidate) => registeredSubscription(candidate.selector.text, subscriber, payload, candidate.matchType));
     const started = registry.add(subscriptions).then(() => publishAll(subscriptionUpdates(subscriptions, true)));
     onEnd(() => void started.then(() => registry.remove(subscriptions)).then(() => publishAll(subscriptionUpdates(subscriptions, false))));
   }
@@ -232,12 +242,12 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
  * `match_exact` (exact) and `match_urlpattern` (URL Pattern, the newer one). Any other parameter
  * named `match...` is refused: the newer revision reserves the prefix.
  */
-function subscriptionSelectors(query: URLSearchParams, hubUrl: string, maxSelectors: number): Selector[] {
-  const selectors = new Map<string, Selector>();
+function subscriptionSelectors(query: URLSearchParams, hubUrl: string, maxSelectors: number): SubscribedSelector[] {
+  const selectors = new Map<string, SubscribedSelector>();
   for (const [name, value] of query) {
     if (value.length > MAX_SELECTOR_CHARS) throw new ApiError("invalid_request", `\`${name.slice(0, 50)}\` is at most ${MAX_SELECTOR_CHARS} characters`);
     if (name === "topic") {
-      selectors.set(`topic ${value}`, selector(value));
+      selectors.set(`topic ${value}`, { selector: selector(value) });
       continue;
     }
     if (!name.toLowerCase().startsWith("match")) continue;
@@ -245,7 +255,7 @@ function subscriptionSelectors(query: URLSearchParams, hubUrl: string, maxSelect
     if (type === undefined) throw new ApiError("invalid_request", `unknown matcher parameter \`${name.slice(0, 50)}\`: use topic, match, match_exact or match_urlpattern`);
     if (value === "" || CONTROL_CHARACTERS.test(value)) throw new ApiError("invalid_request", `\`${name}\` must be a non-empty value without control characters`);
     try {
-      selectors.set(`${type} ${value}`, matcher(type, value, hubUrl));
+      selectors.set(`${type} ${value}`, { selector: matcher(type, value, hubUrl), matchType: MATCH_TYPE_NAMES[type] });
     } catch {
       throw new ApiError("invalid_request", `\`${name}\` is not a valid URL Pattern: "${value.slice(0, 100)}"`);
     }

@@ -1,4 +1,4 @@
-import type { RegisteredSubscription } from "./subscription-registry.ts";
+import type { MatchType, RegisteredSubscription } from "./subscription-registry.ts";
 import type { MercureUpdate } from "./update.ts";
 
 /** The JSON-LD context of the protocol's documents. */
@@ -7,19 +7,30 @@ export const MERCURE_CONTEXT = "https://mercure.rocks/";
 /** Where subscription updates are published: one topic per selector and subscriber. */
 export const SUBSCRIPTIONS_PATH = "/.well-known/mercure/subscriptions";
 
-/** A subscription as the protocol's JSON-LD describes it. */
+/**
+ * A subscription as the protocol's JSON-LD describes it: `topic` for a `topic` selector (the 0.x
+ * revision), `matchType` and `match` for a matcher of the newer one.
+ */
 export interface SubscriptionDescription {
   readonly "@context": typeof MERCURE_CONTEXT;
   readonly id: string;
   readonly type: "Subscription";
-  readonly topic: string;
+  readonly topic?: string;
+  readonly matchType?: MatchType;
+  readonly match?: string;
   readonly subscriber: string;
   readonly active: boolean;
   readonly payload?: unknown;
 }
 
-export function subscriptionTopic(selector: string, subscriber: string): string {
-  return `${SUBSCRIPTIONS_PATH}/${encodeURIComponent(selector)}/${encodeURIComponent(subscriber)}`;
+/** `.../subscriptions/{topic}/{subscriber}`, or the newer revision's `.../subscriptions/{matchType}/{match}/{subscriber}`. */
+export function subscriptionTopic(selector: string, subscriber: string, matchType?: MatchType): string {
+  return `${selectorPath(selector, matchType)}/${encodeURIComponent(subscriber)}`;
+}
+
+/** Where one selector's subscriptions are listed. */
+export function selectorPath(selector: string, matchType?: MatchType): string {
+  return `${SUBSCRIPTIONS_PATH}${matchType === undefined ? "" : `/${matchType}`}/${encodeURIComponent(selector)}`;
 }
 
 /**
@@ -35,12 +46,12 @@ export function subscriptionUpdates(subscriptions: readonly RegisteredSubscripti
 }
 
 /** The JSON-LD of one subscription: the data of its updates, and what the subscriptions API answers. */
-export function describeSubscription({ topic, subscriber, payload }: RegisteredSubscription, active: boolean): SubscriptionDescription {
+export function describeSubscription({ topic, subscriber, matchType, payload }: RegisteredSubscription, active: boolean): SubscriptionDescription {
   return {
     "@context": MERCURE_CONTEXT,
-    id: subscriptionTopic(topic, subscriber),
+    id: subscriptionTopic(topic, subscriber, matchType),
     type: "Subscription",
-    topic,
+    ...(matchType === undefined ? { topic } : { matchType, match: topic }),
     subscriber,
     active,
     ...(payload === undefined ? {} : { payload }),

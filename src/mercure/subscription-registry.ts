@@ -1,16 +1,23 @@
+/** The matcher types of the newer revision, in the protocol's canonical case. */
+export type MatchType = "Exact" | "URLPattern";
+
 /** One active subscription: one selector of one subscriber (a stream), as the subscriptions API lists it. */
 export interface RegisteredSubscription {
-  /** The selector as the subscriber sent it. */
+  /** The selector as the subscriber sent it (`topic`, or the newer revision's `match`). */
   readonly topic: string;
+  /** The newer revision's matcher type (`match`, `match_urlpattern`); absent for a `topic` selector. */
+  readonly matchType?: MatchType;
   /** The stream's `urn:uuid:` id. */
   readonly subscriber: string;
   /** The token's `mercure.payload`, when it has one of at most MAX_PAYLOAD_BYTES. */
   readonly payload?: unknown;
 }
 
-/** What a listing asks for: everything, one topic's subscriptions, or one subscription. */
+/** What a listing asks for: everything, one selector's subscriptions, or one subscription. */
 export interface SubscriptionFilter {
   readonly topic?: string;
+  /** Only with `topic`: a matcher of the newer revision; without it, a `topic` selector. */
+  readonly matchType?: MatchType;
   /** Only with `topic`. */
   readonly subscriber?: string;
 }
@@ -61,18 +68,35 @@ export interface SubscriptionRegistry {
 export const MAX_PAYLOAD_BYTES = 4096;
 
 /** A subscription to register: the payload is dropped when its JSON is larger than MAX_PAYLOAD_BYTES. */
-export function registeredSubscription(topic: string, subscriber: string, payload: unknown): RegisteredSubscription {
-  if (payload === undefined || Buffer.byteLength(JSON.stringify(payload) ?? "") > MAX_PAYLOAD_BYTES) return { topic, subscriber };
-  return { topic, subscriber, payload };
+export function registeredSubscription(topic: string, subscriber: string, payload: unknown, matchType?: MatchType): RegisteredSubscription {
+  const kept = payload === undefined || Buffer.byteLength(JSON.stringify(payload) ?? "") > MAX_PAYLOAD_BYTES ? {} : { payload };
+  return { topic, subscriber, ...(matchType === undefined ? {} : { matchType }), ...kept };
 }
 
-/** The one key of a subscription in every registry: no separator a topic could contain is needed. */
-export function subscriptionKey(topic: string, subscriber: string): string {
-  return JSON.stringify([topic, subscriber]);
+/**
+ * The one key of a subscription in every registry, `[topic, subscriber]` or `[match, subscriber,
+ * matchType]` as JSON: no separator a topic could contain is needed, and a key starts with its
+ * selector's, so that one selector's subscriptions are found by prefix.
+ */
+export function subscriptionKey(topic: string, subscriber: string, matchType?: MatchType): string {
+  return JSON.stringify(matchType === undefined ? [topic, subscriber] : [topic, subscriber, matchType]);
+}
+
+/** The subscription a key names (its payload aside), or undefined for a key no registry writes. */
+export function keyedSubscription(key: string): RegisteredSubscription | undefined {
+  const [topic, subscriber, matchType, ...more] = JSON.parse(key) as unknown[];
+  if (typeof topic !== "string" || typeof subscriber !== "string" || more.length > 0) return undefined;
+  if (matchType === undefined) return { topic, subscriber };
+  return matchType === "Exact" || matchType === "URLPattern" ? { topic, subscriber, matchType } : undefined;
 }
 
 export function matchesFilter(subscription: RegisteredSubscription, filter: SubscriptionFilter): boolean {
-  return (filter.topic === undefined || subscription.topic === filter.topic) && (filter.subscriber === undefined || subscription.subscriber === filter.subscriber);
+  const selected = filter.topic === undefined || (subscription.topic === filter.topic && subscription.matchType === filter.matchType);
+  return selected && (filter.subscriber === undefined || subscription.subscriber === filter.subscriber);
+}
+
+export function keyOf(subscription: RegisteredSubscription): string {
+  return subscriptionKey(subscription.topic, subscription.subscriber, subscription.matchType);
 }
 
 /** The listing of a lookup of one subscription, under the limit like any other. */
@@ -86,16 +110,16 @@ export class MemorySubscriptionRegistry implements SubscriptionRegistry {
   readonly #subscriptions = new Map<string, RegisteredSubscription>();
 
   async add(subscriptions: readonly RegisteredSubscription[]): Promise<void> {
-    for (const subscription of subscriptions) this.#subscriptions.set(subscriptionKey(subscription.topic, subscription.subscriber), subscription);
+    for (const subscription of subscriptions) this.#subscriptions.set(keyOf(subscription), subscription);
   }
 
   async remove(subscriptions: readonly RegisteredSubscription[]): Promise<void> {
-    for (const subscription of subscriptions) this.#subscriptions.delete(subscriptionKey(subscription.topic, subscription.subscriber));
+    for (const subscription of subscriptions) this.#subscriptions.delete(keyOf(subscription));
   }
 
   async list(filter: SubscriptionFilter, limit: number): Promise<SubscriptionListing> {
     if (filter.topic !== undefined && filter.subscriber !== undefined) {
-      return singleListing(this.#subscriptions.get(subscriptionKey(filter.topic, filter.subscriber)), limit);
+      return singleListing(this.#subscriptions.get(subscriptionKey(filter.topic, filter.subscriber, filter.matchType)), limit);
     }
     const subscriptions: RegisteredSubscription[] = [];
     for (const subscription of this.#subscriptions.values()) {

@@ -1,6 +1,6 @@
 import { ApiError } from "../http/errors.ts";
 import { describeSubscription, MERCURE_CONTEXT, SUBSCRIPTIONS_PATH, type SubscriptionDescription } from "./subscription-events.ts";
-import type { SubscriptionFilter, SubscriptionListing } from "./subscription-registry.ts";
+import type { MatchType, SubscriptionFilter, SubscriptionListing } from "./subscription-registry.ts";
 
 /** Subscriptions one answer lists, at most (a cap, not a page: the protocol has no paging). */
 export const MAX_LISTED = 1000;
@@ -17,20 +17,24 @@ export interface SubscriptionsDocument {
   readonly truncated?: true;
 }
 
+const MATCH_TYPES: ReadonlySet<string> = new Set<MatchType>(["Exact", "URLPattern"]);
+
 /**
  * What a path under /.well-known/mercure/subscriptions asks for, from its raw (still encoded)
- * form: nothing more (every subscription), `/{topic}`, or `/{topic}/{subscriber}`, each segment
- * URL-encoded as in the subscriptions' ids.
+ * form: nothing more (every subscription), `/{topic}[/{subscriber}]` (the 0.x revision) or
+ * `/{matchType}/{match}[/{subscriber}]` (the newer one: a first segment `Exact` or `URLPattern`),
+ * each segment URL-encoded as in the subscriptions' ids.
  */
 export function parseSubscriptionsPath(path: string): SubscriptionFilter {
   if (path === SUBSCRIPTIONS_PATH) return {};
   const segments = path.slice(SUBSCRIPTIONS_PATH.length + 1).split("/");
+  const matchType = segments.length > 1 && MATCH_TYPES.has(segments[0]!) ? (segments.shift() as MatchType) : undefined;
   if (!path.startsWith(`${SUBSCRIPTIONS_PATH}/`) || segments.length > 2 || segments.some((segment) => segment === "")) {
-    throw new ApiError("not_found", `no such subscriptions resource: use ${SUBSCRIPTIONS_PATH}, ${SUBSCRIPTIONS_PATH}/{topic} or ${SUBSCRIPTIONS_PATH}/{topic}/{subscriber}, each URL-encoded`);
+    throw new ApiError("not_found", `no such subscriptions resource: use ${SUBSCRIPTIONS_PATH}, ${SUBSCRIPTIONS_PATH}/{topic}[/{subscriber}] or ${SUBSCRIPTIONS_PATH}/{matchType}/{match}[/{subscriber}], each URL-encoded`);
   }
   const [topic, subscriber] = segments.map(decodeSegment);
   if (topic!.length > MAX_SELECTOR_CHARS) throw new ApiError("invalid_request", `a topic selector is at most ${MAX_SELECTOR_CHARS} characters`);
-  return subscriber === undefined ? { topic: topic! } : { topic: topic!, subscriber };
+  return { topic: topic!, ...(matchType === undefined ? {} : { matchType }), ...(subscriber === undefined ? {} : { subscriber }) };
 }
 
 function decodeSegment(segment: string): string {

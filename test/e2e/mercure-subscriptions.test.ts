@@ -163,6 +163,44 @@ describe("the Mercure subscriptions API, three instances on Redis", { skip: with
     });
   });
 
+  it("the newer revision's matchers: subscriptions and their updates under .../subscriptions/{matchType}/{match}/{subscriber}", async () => {
+    await scenario(chromium.browser, "mercure-subscriptions-matchers", async ({ open }) => {
+      const exact = `https://example.com/exact/${randomUUID()}`;
+      const pattern = `https://example.com/shelves-${randomUUID().slice(0, 8)}/:id`;
+      const everything = await subscriberToken([`${SUBSCRIPTIONS}{/matchType}{/match}{/subscriber}`]);
+      const page = await open(`${a.url}/healthz`);
+      await openEventSource(page, "updates", `${HUB}?match_urlpattern=${encodeURIComponent(`${SUBSCRIPTIONS}/:matchType/:match/:subscriber`)}&authorization=${everything}`);
+      const newer = await connectSse(b.url, { path: `${HUB}?match=${encodeURIComponent(exact)}&match_urlpattern=${encodeURIComponent(pattern)}` });
+      try {
+        const listed = await eventually(async () => {
+          const answer = await get(a.url, SUBSCRIPTIONS, everything);
+          const mine = answer.body.subscriptions.filter((subscription: { match?: string }) => subscription.match === exact || subscription.match === pattern);
+          return mine.length === 2 && mine;
+        }, 5000, "the matchers' subscriptions listed");
+        const byPattern = listed.find((subscription: { matchType: string }) => subscription.matchType === "URLPattern");
+        const byExact = listed.find((subscription: { matchType: string }) => subscription.matchType === "Exact");
+        assert.equal(byPattern.id, `${SUBSCRIPTIONS}/URLPattern/${encodeURIComponent(pattern)}/${encodeURIComponent(byPattern.subscriber)}`);
+        assert.equal(byExact.id, `${SUBSCRIPTIONS}/Exact/${encodeURIComponent(exact)}/${encodeURIComponent(byExact.subscriber)}`);
+        assert.equal(byPattern.topic, undefined, "match and matchType in place of topic");
+        const ofPattern = await get(b.url, `${SUBSCRIPTIONS}/URLPattern/${encodeURIComponent(pattern)}`, everything);
+        assert.deepEqual(ofPattern.body.subscriptions, [byPattern]);
+        assert.deepEqual((await get(b.url, `${SUBSCRIPTIONS}/Exact/${encodeURIComponent(pattern)}`, everything)).body.subscriptions, [], "another matcher type is another selector");
+        assert.deepEqual((await get(b.url, topicPath(exact), everything)).body.subscriptions, [], "the 0.x path lists topic selectors only");
+        const one = await get(a.url, byExact.id, everything);
+        assert.deepEqual(one.body, { ...byExact, "@context": "https://mercure.rocks/", lastEventID: one.body.lastEventID });
+        newer.close();
+        const updates = await eventually(async () => {
+          const got = (await receivedIn(page, "updates")).map((data) => JSON.parse(data) as { id: string; active: boolean; matchType: string; match: string });
+          const mine = got.filter((update) => update.id === byPattern.id || update.id === byExact.id);
+          return mine.length === 4 && mine;
+        }, 5000, "both subscriptions' updates, start and end");
+        assert.deepEqual(updates.filter((update) => update.id === byPattern.id).map((update) => [update.matchType, update.match, update.active]), [["URLPattern", pattern, true], ["URLPattern", pattern, false]]);
+      } finally {
+        newer.close();
+      }
+    });
+  });
+
   it("a listing's lastEventID, then the subscription updates from it in Chromium, add up to the state however streams come and go meanwhile", async () => {
     await scenario(chromium.browser, "mercure-subscriptions-last-event-id", async ({ open }) => {
       const topic = `https://example.com/churn/${randomUUID()}`;

@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { BusUnavailableError } from "../../src/bus/event-bus.ts";
 import { RedisSubscriptionRegistry } from "../../src/bus/redis/redis-subscription-registry.ts";
-import { matchesFilter, subscriptionKey, type RegisteredSubscription, type SubscriptionFilter } from "../../src/mercure/subscription-registry.ts";
+import { keyOf, matchesFilter, registeredSubscription, type MatchType, type RegisteredSubscription, type SubscriptionFilter } from "../../src/mercure/subscription-registry.ts";
 import { killableRedisSkipReason, startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { eventually } from "../support/wait.ts";
 
@@ -55,28 +55,36 @@ function listOnceConnected(from: RedisSubscriptionRegistry, filter: Subscription
   return eventually(() => from.list(filter, 1000).catch((error: unknown) => (error instanceof BusUnavailableError ? undefined : Promise.reject(error))), 3000, "a connected registry");
 }
 
-const sorted = (subscriptions: readonly RegisteredSubscription[]) => [...subscriptions].sort((a, b) => subscriptionKey(a.topic, a.subscriber).localeCompare(subscriptionKey(b.topic, b.subscriber)));
+const sorted = (subscriptions: readonly RegisteredSubscription[]) => [...subscriptions].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
 
 /** Glob characters, quotes and commas (HSCAN MATCH and the JSON keys), non-ASCII. */
+const matchType = fc.constantFrom<MatchType | undefined>(undefined, "Exact", "URLPattern");
 const topic = fc.constantFrom("https://example.com/books/1", "https://example.com/books/{id}", "*", 'a"b', "a,b", "x[1]?*\\", "日本/é", "a");
 
 describe("the Redis subscription registry", { timeout: 90_000 }, () => {
   test("instances list together what a model of every instance's adds and removes holds", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ instance: fc.nat(2), add: fc.boolean(), topic, subscriber: fc.constantFrom("urn:uuid:1", "urn:uuid:2"), payload: fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined }) }), { maxLength: 30 }),
-        fc.array(fc.oneof(fc.constant<SubscriptionFilter>({}), fc.record({ topic }), fc.record({ topic, subscriber: fc.constantFrom("urn:uuid:1", "urn:uuid:2") })), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.record({ instance: fc.nat(2), add: fc.boolean(), topic, matchType, subscriber: fc.constantFrom("urn:uuid:1", "urn:uuid:2"), payload: fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined }) }), { maxLength: 30 }),
+        fc.array(
+          fc.oneof(
+            fc.constant<SubscriptionFilter>({}),
+            fc.record({ topic, matchType }, { requiredKeys: ["topic"] }),
+            fc.record({ topic, matchType, subscriber: fc.constantFrom("urn:uuid:1-0", "urn:uuid:2-1", "urn:uuid:1-2") }, { requiredKeys: ["topic", "subscriber"] }),
+          ),
+          { minLength: 1, maxLength: 4 },
+        ),
         async (operations, filters) => {
           const prefix = `subs-${randomUUID().slice(0, 8)}:`;
           const instances = [registry(prefix), registry(prefix), registry(prefix)];
           try {
             const model = new Map<string, RegisteredSubscription>();
-            for (const { instance, add, topic, subscriber, payload } of operations) {
+            for (const { instance, add, topic, matchType, subscriber, payload } of operations) {
               // A subscriber belongs to one instance (a stream), as in the gateway.
               const id = `${subscriber}-${instance}`;
-              const subscription: RegisteredSubscription = payload === undefined ? { topic, subscriber: id } : { topic, subscriber: id, payload };
-              if (add) model.set(subscriptionKey(topic, id), subscription);
-              else model.delete(subscriptionKey(topic, id));
+              const subscription = registeredSubscription(topic, id, payload, matchType);
+              if (add) model.set(keyOf(subscription), subscription);
+              else model.delete(keyOf(subscription));
               await (add ? instances[instance]!.add([subscription]) : instances[instance]!.remove([subscription]));
             }
             for (const [index, filter] of filters.entries()) {

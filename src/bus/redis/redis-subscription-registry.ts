@@ -3,6 +3,8 @@ import type { FastifyBaseLogger } from "fastify";
 import type { RedisConfig } from "../../config/config.ts";
 import { backoffDelay } from "../../hub/backoff.ts";
 import {
+  keyedSubscription,
+  keyOf,
   matchesFilter,
   singleListing,
   subscriptionKey,
@@ -144,7 +146,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
 
   add(subscriptions: readonly RegisteredSubscription[]): Promise<void> {
     for (const subscription of subscriptions) {
-      const key = subscriptionKey(subscription.topic, subscription.subscriber);
+      const key = keyOf(subscription);
       this.#own.set(key, subscription.payload === undefined ? "" : JSON.stringify(subscription.payload));
       this.#dirty.add(key);
     }
@@ -153,7 +155,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
 
   remove(subscriptions: readonly RegisteredSubscription[]): Promise<void> {
     for (const subscription of subscriptions) {
-      const key = subscriptionKey(subscription.topic, subscription.subscriber);
+      const key = keyOf(subscription);
       this.#own.delete(key);
       this.#dirty.add(key);
     }
@@ -168,7 +170,7 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
       const instances = await this.#heartbeat.liveInstances(MAX_INSTANCES + 1);
       const truncated = instances.length > MAX_INSTANCES;
       const hashes = instances.slice(0, MAX_INSTANCES).map((instance) => this.#keys.mercureSubscriptions(instance));
-      if (filter.topic !== undefined && filter.subscriber !== undefined) return await this.#find(hashes, filter.topic, filter.subscriber, limit);
+      if (filter.topic !== undefined && filter.subscriber !== undefined) return await this.#find(hashes, subscriptionKey(filter.topic, filter.subscriber, filter.matchType), limit);
       const listing = await this.#scan(hashes, filter, limit);
       return truncated ? { ...listing, truncated } : listing;
     } catch (error) {
@@ -196,9 +198,8 @@ export class RedisSubscriptionRegistry implements SubscriptionRegistry {
   }
 
   /** One subscription: its key in each live instance's hash. */
-  async #find(hashes: readonly string[], topic: string, subscriber: string, limit: number): Promise<SubscriptionListing> {
+  async #find(hashes: readonly string[], key: string, limit: number): Promise<SubscriptionListing> {
     if (hashes.length === 0) return singleListing(undefined, limit);
-    const key = subscriptionKey(topic, subscriber);
     const pipeline = this.#link.client.pipeline();
     for (const hash of hashes) pipeline.hget(hash, key);
     for (const [error, value] of (await pipeline.exec()) ?? []) {
@@ -366,9 +367,9 @@ function decodeFields(fields: readonly string[]): RegisteredSubscription[] {
 /** A stored field and value back as a subscription; anything else (not written by the gateway) is skipped. */
 function decode(key: string, value: string): RegisteredSubscription | undefined {
   try {
-    const [topic, subscriber] = JSON.parse(key) as unknown[];
-    if (typeof topic !== "string" || typeof subscriber !== "string") return undefined;
-    return value === "" ? { topic, subscriber } : { topic, subscriber, payload: JSON.parse(value) as unknown };
+    const subscription = keyedSubscription(key);
+    if (!subscription) return undefined;
+    return value === "" ? subscription : { ...subscription, payload: JSON.parse(value) as unknown };
   } catch {
     return undefined;
   }
