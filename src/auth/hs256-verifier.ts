@@ -86,8 +86,11 @@ function checkHeader(header: Record<string, unknown>): CheckedHeader {
     if (!Array.isArray(crit) || crit.length === 0 || crit.some((name) => typeof name !== "string" || name.length === 0)) {
       throw new errors.JWSInvalid('"crit" (Critical) Header Parameter MUST be an array of non-empty strings when present');
     }
-    const unknown = crit.find((name) => name !== "b64");
-    if (unknown !== undefined) throw new errors.JOSENotSupported(`Extension Header Parameter "${unknown}" is not recognized`);
+    // In crit's order, as jose reads it: an unknown name, or b64 named but absent, ends the check.
+    for (const name of crit) {
+      if (name !== "b64") throw new errors.JOSENotSupported(`Extension Header Parameter "${name}" is not recognized`);
+      if (!Object.hasOwn(header, "b64")) throw new errors.JWSInvalid('Extension Header Parameter "b64" is missing');
+    }
     if (typeof header.b64 !== "boolean") throw new errors.JWSInvalid('The "b64" (base64url-encode payload) Header Parameter must be a boolean');
   }
   const { alg } = header;

@@ -94,6 +94,57 @@ const tokenArbitrary = fc.tuple(segment(headerArbitrary), segment(claimArbitrary
 
 const optionsArbitrary: fc.Arbitrary<ClaimOptions> = fc.constantFrom({}, { issuer: "https://issuer.example", audience: "gateway" });
 
+/**
+ * Header and claim texts written member by member, so that they can hold what JSON.stringify
+ * never writes: a repeated name (the last one counts), `__proto__`, `crit` names in any order
+ * with `b64` present or not, numbers such as 1e999, -0 and fractions next to now.
+ */
+const member = (name: string, value: fc.Arbitrary<string>) => value.map((text) => `${JSON.stringify(name)}:${text}`);
+const json = (value: unknown) => JSON.stringify(value);
+/** The first member (alg, exp) is there more often than not, the others perhaps; in any order. */
+const rawObject = ([first, ...others]: fc.Arbitrary<string>[]) => fc.tuple(fc.option(first!, { freq: 12 }), ...others.map((other) => fc.option(other, { freq: 2 })))
+  .chain((parts) => { const present = parts.filter((part) => part !== null); return fc.tuple(fc.shuffledSubarray(present, { minLength: present.length }), fc.constantFrom("", "", " ", "\n", "\uFEFF")); })
+  .map(([parts, space]) => `${space}{${parts.join(",")}}`);
+const algMember = member("alg", fc.constantFrom(json("HS256"), json("HS256"), json("HS256"), json("hs256"), json("none"), json("HS256 "), "null"));
+const typMember = member("typ", fc.constantFrom(json("JWT"), "7"));
+const rawHeader = fc.oneof(
+  { weight: 2, arbitrary: rawObject([algMember, typMember]) },
+  { weight: 1, arbitrary: rawObject([
+    algMember, typMember,
+    member("alg", fc.constantFrom(json("HS256"), json("RS256"))),
+    member("crit", fc.oneof(fc.array(fc.constantFrom("b64", "b64", "exp", "__proto__", "toString", ""), { minLength: 1, maxLength: 3 }).map(json), fc.constantFrom('"b64"', "null", "[]", "[1]"))),
+    member("b64", fc.constantFrom("true", "false", '"true"', "null", "0")),
+    member("__proto__", fc.constantFrom('{"b64":false}', '{"alg":"HS256"}', "null")),
+  ]) },
+);
+const nearNow = fc.constantFrom(-1, -0.5, 0, 0.5, 1, 60).map((offset) => String(now() + offset));
+const rawClaims = rawObject([
+  member("sub", fc.constantFrom(json("alice"), "null", json("\u{1F600}"))),
+  member("exp", fc.oneof(nearNow, fc.constantFrom("1e999", "-1e999", "-0", "9007199254740993", json(String(now() + 60)), "[1]"))),
+  member("exp", nearNow),
+  member("nbf", fc.oneof(nearNow, fc.constantFrom("-0", "1e999", json("0")))),
+  member("iat", fc.oneof(nearNow, fc.constantFrom("false", "{}"))),
+  member("iss", fc.constantFrom(json("https://issuer.example"), json(["https://issuer.example"]), json("https://issuer.example/"), "null")),
+  member("aud", fc.constantFrom(json("gateway"), json(["gateway"]), json([1, null, "gateway"]), json([["gateway"]]), json([]), json("Gateway"))),
+  member("__proto__", fc.constantFrom('{"iss":"https://issuer.example","aud":"gateway"}', "{}")),
+]);
+/** A segment's encoding, perhaps changed in a way decoders differ on: trailing bits, padding, space, length. */
+const encodedRaw = (text: fc.Arbitrary<string>) => fc.tuple(text, fc.constantFrom(...Array<string>(12).fill("none"), "bits", "pad", "space", "extra", "drop", "std"))
+  .map(([raw, change]) => {
+    const plain = b64(raw);
+    if (change === "bits") return plain.slice(0, -1) + String.fromCharCode(plain.charCodeAt(plain.length - 1) ^ 1);
+    if (change === "pad") return `${plain}${"=".repeat((4 - (plain.length % 4)) % 4)}`;
+    if (change === "space") return `${plain.slice(0, 2)} ${plain.slice(2)}`;
+    if (change === "extra") return `${plain}A`;
+    if (change === "drop") return plain.slice(0, -1);
+    return change === "std" ? Buffer.from(raw).toString("base64") : plain;
+  });
+const rawTokenArbitrary = fc.tuple(encodedRaw(rawHeader), encodedRaw(rawClaims), fc.constantFrom(0, 1, "outsider"), fc.constantFrom(...Array<string>(9).fill(""), ".", "=", "A"))
+  .map(([header, payload, signer, tail]) => {
+    const input = `${header}.${payload}`;
+    return `${input}.${hmac(typeof signer === "number" ? SECRETS[signer]! : OUTSIDER, input)}${tail}`;
+  });
+
 describe("HS256 verification with node:crypto", () => {
   it("gives jose's verdict on every token: the same claims, or the same refusal", async (t) => {
     t.mock.timers.enable({ apis: ["Date"], now: NOW_MS });
@@ -101,6 +152,25 @@ describe("HS256 verification with node:crypto", () => {
       const ours = await verdict(() => new Hs256Verifier(SECRETS, options).verify(token));
       assert.deepEqual(ours, await verdict(() => reference(token, options)), token);
     }), { numRuns: 3000 });
+  });
+
+  it("gives jose's verdict on hand-written headers and claims, through one verifier whose remembered headers churn", async (t) => {
+    t.mock.timers.enable({ apis: ["Date"], now: NOW_MS });
+    const options = { issuer: "https://issuer.example", audience: "gateway" };
+    // One verifier for the whole run: a header that passed once must not change a later verdict.
+    const shared = [new Hs256Verifier(SECRETS, {}), new Hs256Verifier(SECRETS, options)] as const;
+    await fc.assert(fc.asyncProperty(rawTokenArbitrary, fc.boolean(), async (token, strict) => {
+      const ours = await verdict(() => shared[strict ? 1 : 0].verify(token));
+      assert.deepEqual(ours, await verdict(() => reference(token, strict ? options : {})), token);
+    }), { numRuns: 3000 });
+  });
+
+  it("names the first of crit's names jose stops at: b64 named but absent before an unknown name", async () => {
+    const header = b64(JSON.stringify({ alg: "HS256", crit: ["b64", "exp"] }));
+    const input = `${header}.${b64(JSON.stringify({ sub: "alice" }))}`;
+    const token = `${input}.${hmac(SECRETS[0]!, input)}`;
+    assert.deepEqual(await verdict(() => new Hs256Verifier(SECRETS, {}).verify(token)), await verdict(() => reference(token, {})));
+    assert.throws(() => new Hs256Verifier(SECRETS, {}).verify(token), errors.JWSInvalid);
   });
 
   it("accepts a well-formed token signed with any listed secret, and one key's refusal of a claim is final", async () => {
