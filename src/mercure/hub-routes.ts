@@ -247,22 +247,29 @@ function subscriptionSelectors(query: URLSearchParams, hubUrl: string, maxSelect
   for (const [name, value] of query) {
     if (value.length > MAX_SELECTOR_CHARS) throw new ApiError("invalid_request", `\`${name.slice(0, 50)}\` is at most ${MAX_SELECTOR_CHARS} characters`);
     if (name === "topic") {
-      selectors.set(`topic ${value}`, { selector: selector(value) });
+      selectors.set(`topic ${value}`, { selector: compiled(() => selector(value), `\`topic\` "${value.slice(0, 100)}" is refused`) });
       continue;
     }
     if (!name.toLowerCase().startsWith("match")) continue;
     const type = Object.hasOwn(MATCH_PARAMETERS, name) ? MATCH_PARAMETERS[name]! : undefined;
     if (type === undefined) throw new ApiError("invalid_request", `unknown matcher parameter \`${name.slice(0, 50)}\`: use topic, match, match_exact or match_urlpattern`);
     if (value === "" || CONTROL_CHARACTERS.test(value)) throw new ApiError("invalid_request", `\`${name}\` must be a non-empty value without control characters`);
-    try {
-      selectors.set(`${type} ${value}`, { selector: matcher(type, value, hubUrl), matchType: MATCH_TYPE_NAMES[type] });
-    } catch {
-      throw new ApiError("invalid_request", `\`${name}\` is not a valid URL Pattern: "${value.slice(0, 100)}"`);
-    }
+    const made = compiled(() => matcher(type, value, hubUrl), `\`${name}\` is not an accepted URL Pattern: "${value.slice(0, 100)}"`);
+    selectors.set(`${type} ${value}`, { selector: made, matchType: MATCH_TYPE_NAMES[type] });
   }
   if (selectors.size === 0) throw new ApiError("invalid_request", "a topic selector is required: `topic` (an exact topic, a URI Template or *), `match` or `match_urlpattern`");
   if (selectors.size > maxSelectors) throw new ApiError("invalid_request", `at most ${maxSelectors} topic selectors per subscription (MAX_TOPICS_PER_STREAM)`);
   return [...selectors.values()];
+}
+
+/** A selector, or 400 with why it is refused (malformed, or too costly to match). */
+function compiled(make: () => Selector, refusal: string): Selector {
+  try {
+    return make();
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    throw new ApiError("invalid_request", `${refusal}: ${error.message}`);
+  }
 }
 
 /** The hub's URL as this request reached it: relative URL Patterns and topics resolve against it. */

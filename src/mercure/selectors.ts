@@ -1,5 +1,5 @@
-import { URLPattern } from "node:url";
 import { compileUriTemplate } from "./uri-template.ts";
+import { urlPattern } from "./url-pattern.ts";
 
 /**
  * A topic selector of the Mercure protocol: `*` (every topic), a URI Template (RFC 6570) that
@@ -18,7 +18,10 @@ export const ANY_TOPIC = "*";
 /** Selectors compiled once: templates of a busy page repeat on every stream. */
 const compiled = new Map<string, Selector>();
 const MAX_COMPILED = 10_000;
+/** Longest selector: as long as the longest topic (a longer exact one could match nothing, a template is walked per update). */
+const MAX_SELECTOR_CHARS = 2048;
 
+/** Throws TypeError, saying why, for a selector whose matching would cost too much (see compileUriTemplate). */
 export function selector(text: string): Selector {
   const known = compiled.get(text);
   if (known) return known;
@@ -30,6 +33,7 @@ export function selector(text: string): Selector {
 
 function makeSelector(text: string): Selector {
   if (text === ANY_TOPIC) return { text, exact: false, matches: () => true };
+  if (text.length > MAX_SELECTOR_CHARS) throw new TypeError(`a topic selector is at most ${MAX_SELECTOR_CHARS} characters`);
   const template = text.includes("{") ? compileUriTemplate(text) : undefined;
   if (template) return { text, exact: false, matches: (topic) => topic === text || template.test(topic) };
   return { text, exact: true, matches: (topic) => topic === text };
@@ -38,19 +42,18 @@ function makeSelector(text: string): Selector {
 /** The matcher types of the newer revision (draft-08): `match` and `match_exact` compare exactly, `match_urlpattern` is a URL Pattern. */
 export type MatcherType = "exact" | "urlpattern";
 
-/** Longest URL Pattern accepted: patterns compile to regular expressions, and a long one costs on every update. */
-const MAX_PATTERN_CHARS = 1024;
-
 /**
  * A matcher of the newer revision. `*` matches every topic whatever the type; relative URL
- * Patterns and topics are resolved against the hub's URL. Throws TypeError for a pattern the URL
- * Pattern standard refuses.
+ * Patterns and topics are resolved against the hub's URL. Throws TypeError, saying why, for a pattern
+ * the URL Pattern standard refuses or one whose matching could backtrack (see urlPattern).
  */
 export function matcher(type: MatcherType, text: string, hubUrl: string): Selector {
   if (text === ANY_TOPIC) return selector(ANY_TOPIC);
-  if (type === "exact") return { text, exact: true, matches: (topic) => topic === text };
-  if (text.length > MAX_PATTERN_CHARS) throw new TypeError(`a URL Pattern is at most ${MAX_PATTERN_CHARS} characters`);
-  const pattern = new URLPattern(text, hubUrl);
+  if (type === "exact") {
+    if (text.length > MAX_SELECTOR_CHARS) throw new TypeError(`a topic matcher is at most ${MAX_SELECTOR_CHARS} characters`);
+    return { text, exact: true, matches: (topic) => topic === text };
+  }
+  const pattern = urlPattern(text, hubUrl);
   return {
     text,
     exact: false,

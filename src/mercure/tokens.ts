@@ -140,18 +140,24 @@ function mercureClaimGrant(payload: JWTPayload): Rights {
   const mercure = (claim ?? {}) as Record<string, unknown>;
   const publish = selectorList(mercure.publish, "publish");
   return {
-    ...(publish === undefined ? {} : { publish: publish.map(selector) }),
-    subscribe: (selectorList(mercure.subscribe, "subscribe") ?? []).map(selector),
+    ...(publish === undefined ? {} : { publish }),
+    subscribe: selectorList(mercure.subscribe, "subscribe") ?? [],
     ...(mercure.payload === undefined ? {} : { payload: mercure.payload }),
   };
 }
 
-function selectorList(value: unknown, name: string): string[] | undefined {
+function selectorList(value: unknown, name: string): Selector[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.length > MAX_SELECTORS || !value.every((item) => typeof item === "string")) {
     throw invalidToken(`\`mercure.${name}\` must be a list of at most ${MAX_SELECTORS} topic selectors (strings)`);
   }
-  return value;
+  return value.map((text: string) => {
+    try {
+      return selector(text);
+    } catch (error) {
+      throw invalidToken(`\`mercure.${name}\` holds a refused selector "${text.slice(0, 100)}": ${(error as Error).message}`);
+    }
+  });
 }
 
 /**
@@ -199,8 +205,8 @@ function topicMatchers(topics: unknown, hubUrl: string): Selector[] {
     }
     try {
       return matcher(type, match, hubUrl);
-    } catch {
-      throw invalidToken(`the topic matcher "${match.slice(0, 100)}" is not a valid URL Pattern`);
+    } catch (error) {
+      throw invalidToken(`the topic matcher "${match.slice(0, 100)}" is refused: ${(error as Error).message}`);
     }
   });
 }

@@ -79,6 +79,42 @@ describe("Mercure topic selectors", () => {
     assert.equal(crafted.matches(`https://e.com/${"ax".repeat(1000)}!`), false);
   });
 
+  it("matches exactly what a regular expression of the template's expansions matches (any template, any topic)", () => {
+    // The oracle: each expression as a backtracking regular expression, fine on these short inputs.
+    const unreserved = "[A-Za-z0-9\\-._~]|%[0-9A-Fa-f]{2}";
+    const reserved = `${unreserved}|[:/?#\\[\\]@!$&'()*+,;=]`;
+    const specs: Record<string, [string, string, boolean, string]> = {
+      "": ["", ",", false, unreserved], "+": ["", ",", false, reserved], "#": ["#", ",", false, reserved], ".": [".", ".", false, unreserved],
+      "/": ["/", "/", false, unreserved], ";": [";", ";", true, unreserved], "?": ["?", "&", true, unreserved], "&": ["&", "&", true, unreserved],
+    };
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const oracle = (pieces: readonly (string | [string, readonly [string, boolean][]])[]) =>
+      new RegExp(`^${pieces.map((piece) => {
+        if (typeof piece === "string") return escape(piece);
+        const [first, separator, named, allowed] = specs[piece[0]]!;
+        const parts = piece[1].map(([variable, exploded]) => {
+          const chars = exploded ? `(?:${allowed}|[${escape(separator)},=])` : `(?:${allowed})`;
+          return named && !exploded ? `${escape(variable)}(?:=${chars}*)?` : `${chars}*`;
+        });
+        const one = `(?:${[...new Set(parts)].join("|")})`;
+        return `(?:${escape(first)}${one}(?:${escape(separator)}${one}){0,${parts.length - 1}})?`;
+      }).join("")}$`);
+    const literal = fc.stringMatching(/^[a-z/:.,;=&?#%0-9]{0,4}$/);
+    const expression = fc.tuple(fc.constantFrom(...OPERATORS), fc.uniqueArray(fc.tuple(fc.constantFrom("a", "b", "c"), fc.boolean()), { minLength: 1, maxLength: 3, selector: ([variable]) => variable }));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(literal, expression), { minLength: 1, maxLength: 4 }), fc.array(fc.array(fc.stringMatching(/^[a-c/:.,;=&?#%0-9A-F]{0,6}$/), { minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 8 }), (pieces, fillings) => {
+        const template = pieces.map((piece) => (typeof piece === "string" ? piece : `{${piece[0]}${piece[1].map(([variable, exploded]) => variable + (exploded ? "*" : "")).join(",")}}`)).join("");
+        fc.pre(template.includes("{"));
+        const expected = oracle(pieces);
+        const compiled = compileUriTemplate(template)!;
+        // Topics close to the template: its literals, each expression replaced by some text.
+        const topics = fillings.map((filling) => pieces.map((piece, index) => (typeof piece === "string" ? piece : filling[index]!)).join(""));
+        for (const topic of [...topics, template.replace(/[{}]/g, "")]) assert.equal(compiled.test(topic), expected.test(topic), `${template} on ${topic}`);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it("examples of the protocol: templates, alternates, literals with regex characters", () => {
     const books = selector("https://example.com/books/{id}");
     assert.equal(books.matches("https://example.com/books/1"), true);
