@@ -123,6 +123,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       historyMaxAgeMs: config.history.maxAgeMs,
       allowedOrigins: config.corsOrigins,
       ...(registry === undefined ? {} : { registry }),
+      ...(config.mercure.accessTokens === undefined ? {} : { resourceMetadata: config.mercure.accessTokens }),
       onPublishFailure: (message, error) => app.log.warn({ err: error }, message),
     });
   }

@@ -17,6 +17,7 @@ import { registeredSubscription, type MatchType, type SubscriptionRegistry } fro
 import { subscriptionChannels, subscriptionView } from "./subscription.ts";
 import { MAX_LISTED, MAX_SELECTOR_CHARS, parseSubscriptionsPath, subscriptionDocument, subscriptionsDocument } from "./subscriptions-api.ts";
 import { invalidToken, type MercureGrant, type MercureTokens } from "./tokens.ts";
+import { bearerChallenge, RESOURCE_METADATA_PATH, resourceMetadataDocument, type ResourceMetadataOptions } from "./resource-metadata.ts";
 import { generatedId, updateDraft, type MercureUpdate } from "./update.ts";
 
 export const MERCURE_PATH = "/.well-known/mercure";
@@ -35,6 +36,8 @@ export interface MercureRouteOptions {
    * published when they start and end, and the subscriptions API lists them.
    */
   readonly registry?: SubscriptionRegistry;
+  /** MERCURE_TOKEN_ISSUER and MERCURE_TOKEN_AUDIENCE: the hub serves its protected resource metadata. */
+  readonly resourceMetadata?: Omit<ResourceMetadataOptions, "subscriptions">;
   readonly onPublishFailure: (message: string, error: unknown) => void;
   readonly maxTopicsPerStream: number;
   readonly maxEventBytes: number;
@@ -44,6 +47,8 @@ export interface MercureRouteOptions {
 }
 
 const FORM = "application/x-www-form-urlencoded";
+/** A host name or address with an optional port, nothing a quoted header parameter would need escaped. */
+const PLAIN_HOST = /^[A-Za-z0-9.:[\]-]+$/;
 
 /** The matcher parameters of the newer revision (the issue's names and the draft's camel-case ones). */
 const MATCH_PARAMETERS: Readonly<Record<string, MatcherType>> = {
@@ -146,7 +151,7 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
   };
   app.post(MERCURE_PATH, { schema: publishSchema }, async (request, reply) => {
     const token = mercureToken(request, rawQuery(request.url), options.allowedOrigins);
-    if (token === undefined) throw missingToken("publishing needs a token");
+    if (token === undefined) throw missingToken(request, "publishing needs a token");
     const grant = await tokens.verify(token, "publisher", hubUrlOf(request));
     const update = parsePublishForm(request.body);
     if (update.topics.some(isHubTopic)) {
@@ -223,9 +228,24 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
     app.get(`${SUBSCRIPTIONS_PATH}/*`, { schema: { ...schema, params: rest }, exposeHeadRoute: false }, handler);
   }
 
+  if (options.resourceMetadata) {
+    const document = JSON.stringify(resourceMetadataDocument({ ...options.resourceMetadata, subscriptions: options.registry !== undefined }));
+    const schema = { summary: "Mercure: the hub's OAuth 2.0 protected resource metadata (RFC 9728)", tags: ["mercure"], response: { 200: { description: "The metadata document", content: { "application/json": { schema: { type: "object" } } } } } };
+    app.get(RESOURCE_METADATA_PATH, { schema, exposeHeadRoute: false }, async (_request, reply) => reply.type("application/json").send(document));
+  }
+
+  /** A 401 without an error code, as the protocol asks when no token was presented. */
+  function missingToken(request: FastifyRequest, what: string): ApiError {
+    // The Host header goes into a quoted parameter: one that could break out of it is left out.
+    const metadataUrl = options.resourceMetadata && PLAIN_HOST.test(request.host) ? `${request.protocol}://${request.host}${RESOURCE_METADATA_PATH}` : undefined;
+    return new ApiError("token_missing", `${what}: send Authorization: Bearer <token>, the ${MERCURE_COOKIE} cookie, or the authorization query parameter`, {
+      "www-authenticate": bearerChallenge(metadataUrl),
+    });
+  }
+
   async function listerGrant(request: FastifyRequest, path: string): Promise<MercureGrant> {
     const token = mercureToken(request, rawQuery(request.url), options.allowedOrigins);
-    if (token === undefined) throw missingToken(`listing subscriptions (${path.slice(0, 100)}) needs a subscriber token`);
+    if (token === undefined) throw missingToken(request, `listing subscriptions (${path.slice(0, 100)}) needs a subscriber token`);
     return tokens.verify(token, "subscriber", hubUrlOf(request));
   }
 
@@ -233,7 +253,7 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
     const token = mercureToken(request, query, options.allowedOrigins);
     if (token !== undefined) return tokens.verify(token, "subscriber", hubUrl);
     if (options.anonymous) return undefined;
-    throw missingToken("subscribing needs a token on this hub (MERCURE_ANONYMOUS is off)");
+    throw missingToken(request, "subscribing needs a token on this hub (MERCURE_ANONYMOUS is off)");
   }
 }
 
@@ -320,13 +340,6 @@ function mercureToken(request: FastifyRequest, query: URLSearchParams, allowedOr
 function notAForm(contentType: string | undefined): ApiError {
   const sent = contentType === undefined ? "a body without Content-Type" : JSON.stringify(contentType.slice(0, 100));
   return new ApiError("unsupported_media_type", `publish the update as a form, Content-Type: ${FORM} (fields topic, data, private, id, type, retry), not ${sent}`);
-}
-
-/** A 401 without an error code, as the protocol asks when no token was presented. */
-function missingToken(what: string): ApiError {
-  return new ApiError("token_missing", `${what}: send Authorization: Bearer <token>, the ${MERCURE_COOKIE} cookie, or the authorization query parameter`, {
-    "www-authenticate": "Bearer",
-  });
 }
 
 /** The query as sent: selectors repeat, and the schema's reshaping is not wanted here. */
