@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import fastifyCors from "@fastify/cors";
-import type { Http2SecureServer } from "node:http2";
+import { constants, type Http2SecureServer, type ServerHttp2Stream } from "node:http2";
 import type { JWTVerifyGetKey } from "jose";
-import fastify, { LogController, type FastifyHttp2SecureOptions, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from "fastify";
+import fastify, { LogController, type FastifyHttp2SecureOptions, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from "fastify";
 import { createAuthorizer } from "./auth/authorizers/create-authorizer.ts";
 import { createSubscriberAuthenticator } from "./auth/subscriber-authenticator.ts";
 import { RemoteKeySet } from "./auth/remote-key-set.ts";
@@ -102,13 +102,12 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
   });
   await app.register(eventsRoute, { hub, authenticator, maxTopicsPerStream: config.maxTopicsPerStream, allowedOrigins: config.corsOrigins });
-  await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes, requestTimeoutMs: config.requestTimeoutMs });
+  await app.register(publishRoute, { publisher, verifier, maxEventBytes: config.maxEventBytes });
   await app.register(publishBatchRoute, {
     publisher,
     verifier,
     maxEventBytes: config.maxEventBytes,
     maxBatchRecipients: config.maxBatchRecipients,
-    requestTimeoutMs: config.requestTimeoutMs,
   });
   await app.register(demoRoutes, { page: config.demoPage });
   if (config.mercure) {
@@ -190,7 +189,27 @@ function createServer(config: GatewayConfig, logger: FastifyServerOptions["logge
     https: { allowHTTP1: true, cert: config.tls.cert, key: config.tls.key, handshakeTimeout: config.requestTimeoutMs },
   } as FastifyHttp2SecureOptions<Http2SecureServer>;
   const app = withRequestTimeout(withJsonBodiesOnly(fastify(http2Options) as unknown as FastifyInstance), config.requestTimeoutMs);
-  return withIdleSessionsClosed(app, config.requestTimeoutMs);
+  return withLateBodiesCut(withIdleSessionsClosed(app, config.requestTimeoutMs), config.requestTimeoutMs);
+}
+
+/**
+ * Node's request timeout covers HTTP/1.1 only (withRequestTimeout): on HTTP/2 a request whose
+ * body is still arriving REQUEST_TIMEOUT_MS after its headers has its stream cut, whatever route
+ * (or none) it is for. A request without a body (an SSE GET) ends with its headers: no timer.
+ */
+function withLateBodiesCut(app: FastifyInstance, timeoutMs: number): FastifyInstance {
+  app.addHook("onRequest", (request, _reply, done) => {
+    const raw = request.raw as FastifyRequest["raw"] & { stream?: ServerHttp2Stream };
+    const stream = raw.stream;
+    if (stream !== undefined && !stream.endAfterHeaders && !raw.readableEnded) {
+      const timer = setTimeout(() => stream.close(constants.NGHTTP2_CANCEL), timeoutMs);
+      const settle = () => clearTimeout(timer);
+      raw.once("end", settle);
+      raw.once("close", settle);
+    }
+    done();
+  });
+  return app;
 }
 
 /**

@@ -22,7 +22,6 @@ export interface PublishBatchRouteOptions {
   readonly maxEventBytes: number;
   /** MAX_BATCH_RECIPIENTS: the recipients of all the batch's events together, at most. */
   readonly maxBatchRecipients: number;
-  readonly requestTimeoutMs: number;
 }
 
 /** What became of one event of a batch: accepted (as /publish answers), or an error answer's body. */
@@ -52,7 +51,7 @@ const batchAnswerSchema = {
  * failed on the first, so nothing was accepted.
  */
 export async function publishBatchRoute(app: FastifyInstance, options: PublishBatchRouteOptions): Promise<void> {
-  const { publisher, verifier, maxEventBytes, maxBatchRecipients, requestTimeoutMs } = options;
+  const { publisher, verifier, maxEventBytes, maxBatchRecipients } = options;
   const principals = new WeakMap<FastifyRequest, Principal>();
   const bodyLimit = Math.max(MAX_BATCH_BYTES, maxEventBytes);
   app.post<{ Body: PublishBatchRequest }>(
@@ -68,7 +67,7 @@ export async function publishBatchRoute(app: FastifyInstance, options: PublishBa
         response: { 202: batchAnswerSchema, 207: batchAnswerSchema },
       },
       validatorCompiler: () => checkBatchBody,
-      onRequest: authenticatePublisher(verifier, requestTimeoutMs, principals),
+      onRequest: authenticatePublisher(verifier, principals),
       // Thrown on to the app's error handler, which answers every error in the one shape.
       errorHandler: (error) => {
         if (error.code !== "FST_ERR_CTP_BODY_TOO_LARGE") throw error;

@@ -1,4 +1,3 @@
-import { constants, type ServerHttp2Stream } from "node:http2";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AuthError } from "../auth/auth-error.ts";
 import { describeTarget, publishAllows, type PublishTarget } from "../auth/topic-patterns.ts";
@@ -11,8 +10,6 @@ export interface PublishRouteOptions {
   readonly publisher: Publisher;
   readonly verifier: TokenVerifier;
   readonly maxEventBytes: number;
-  /** REQUEST_TIMEOUT_MS: the whole body arrives within it, else the request is cut. */
-  readonly requestTimeoutMs: number;
 }
 
 export const publishAnswerSchema = {
@@ -27,7 +24,7 @@ export const publishAnswerSchema = {
 
 /** POST /publish: services push an event to users and topics with a publisher token. */
 export async function publishRoute(app: FastifyInstance, options: PublishRouteOptions): Promise<void> {
-  const { publisher, verifier, maxEventBytes, requestTimeoutMs } = options;
+  const { publisher, verifier, maxEventBytes } = options;
   const principals = new WeakMap<FastifyRequest, Principal>();
   app.post<{ Body: PublishRequest }>(
     "/publish",
@@ -42,7 +39,7 @@ export async function publishRoute(app: FastifyInstance, options: PublishRouteOp
       },
       // The one check the queue sources use too; its error names the field at fault.
       validatorCompiler: () => checkBody,
-      onRequest: authenticatePublisher(verifier, requestTimeoutMs, principals),
+      onRequest: authenticatePublisher(verifier, principals),
     },
     async (request, reply) => {
       refuseTargetsNotAllowed(principals.get(request)!.publishPatterns!, request.body);
@@ -68,9 +65,8 @@ export function refuseTargetsNotAllowed(patterns: readonly string[], body: Publi
  * The onRequest hook of the publish routes. The token is checked before a byte of the body is
  * read: a client without a valid one holds nothing open and learns nothing of the schema.
  */
-export function authenticatePublisher(verifier: TokenVerifier, requestTimeoutMs: number, principals: WeakMap<FastifyRequest, Principal>) {
+export function authenticatePublisher(verifier: TokenVerifier, principals: WeakMap<FastifyRequest, Principal>) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    cutIfBodyIsLate(request, requestTimeoutMs);
     try {
       principals.set(request, await publisherPrincipal(request, verifier));
     } catch (error) {
@@ -87,21 +83,6 @@ async function publisherPrincipal(request: FastifyRequest, verifier: TokenVerifi
   const principal = await verifier.verify(token);
   if (principal.publishPatterns === undefined) throw new AuthError(403, "publish_not_allowed", "this token has no `publish` claim, so it cannot publish");
   return principal;
-}
-
-/**
- * Node's request timeout covers HTTP/1.1 only (the server's, app.ts): this bound holds on HTTP/2
- * streams as well: a body still arriving REQUEST_TIMEOUT_MS after its headers ends the h2 stream.
- * HTTP/1.1 requests are left to the server's check, which costs nothing per request.
- */
-function cutIfBodyIsLate(request: FastifyRequest, timeoutMs: number): void {
-  const raw = request.raw as FastifyRequest["raw"] & { stream?: ServerHttp2Stream };
-  const stream = raw.stream;
-  if (stream === undefined || raw.readableEnded) return;
-  const timer = setTimeout(() => stream.close(constants.NGHTTP2_CANCEL), timeoutMs);
-  const settle = () => clearTimeout(timer);
-  raw.once("end", settle);
-  raw.once("close", settle);
 }
 
 /** A refused request's unread body is not read: on HTTP/1.1 the connection closes after the answer. */

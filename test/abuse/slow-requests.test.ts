@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { connectSse } from "../support/sse-client.ts";
 import { publisherToken, startGateway, token, type RunningGateway } from "../support/gateway.ts";
 import { makeSelfSignedCertificate, type SelfSignedCertificate } from "../support/tls.ts";
+import { SignJWT } from "jose";
 
 const TIMEOUT_MS = 1000;
 /** What the README promises: closed within REQUEST_TIMEOUT_MS plus one check interval (at most 1 s). */
@@ -106,6 +107,8 @@ describe("slow requests are cut within REQUEST_TIMEOUT_MS", () => {
   });
 });
 
+const MERCURE_KEY = "mercure-publisher-key-that-is-long-enough!";
+
 describe("slow requests over HTTP/2 (and its HTTP/1.1 fallback)", { timeout: 30_000 }, () => {
   let certificate: SelfSignedCertificate;
   let gw: RunningGateway;
@@ -113,7 +116,7 @@ describe("slow requests over HTTP/2 (and its HTTP/1.1 fallback)", { timeout: 30_
   before(async () => {
     certificate = makeSelfSignedCertificate();
     ca = readFileSync(certificate.certPath);
-    gw = await startGateway({ REQUEST_TIMEOUT_MS: String(TIMEOUT_MS), TLS_CERT: certificate.certPath, TLS_KEY: certificate.keyPath });
+    gw = await startGateway({ REQUEST_TIMEOUT_MS: String(TIMEOUT_MS), TLS_CERT: certificate.certPath, TLS_KEY: certificate.keyPath, MERCURE_PUBLISHER_JWT_KEY: MERCURE_KEY });
   });
   after(async () => {
     await gw.stop();
@@ -145,6 +148,35 @@ describe("slow requests over HTTP/2 (and its HTTP/1.1 fallback)", { timeout: 30_
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, BOUND_MS + 500 - afterMs)));
     assert.equal(streamClosed, false, "the h2 stream is still open");
     session.destroy();
+  });
+
+  // Found by an attack pass: only the publish routes bounded an h2 body; the Mercure hub's
+  // publish and a path no route serves waited for a dripping body for good, token or not.
+  it("cuts a slow h2 body on every route: the Mercure hub's publish (token or not), a path no route serves", async () => {
+    const mercureToken = await new SignJWT({ mercure: { publish: ["*"] } }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h").sign(new TextEncoder().encode(MERCURE_KEY));
+    const form = { "content-type": "application/x-www-form-urlencoded", "content-length": "60000" };
+    const requests: http2.OutgoingHttpHeaders[] = [
+      { ":path": "/.well-known/mercure", authorization: `Bearer ${mercureToken}`, ...form },
+      { ":path": "/.well-known/mercure", ...form },
+      { ":path": "/no-such-route", "content-type": "application/json", "content-length": "60000" },
+    ];
+    const session = http2.connect(gw.url, { ca });
+    session.on("error", () => undefined);
+    const afterMs = await Promise.all(requests.map(async (headers) => {
+      const started = Date.now();
+      const request = session.request({ ":method": "POST", ...headers });
+      request.on("error", () => undefined);
+      request.resume();
+      const drip = setInterval(() => request.writable && request.write("x"), 200);
+      // The test's own bound: a stream the server never closes fails the assertion below.
+      const giveUp = setTimeout(() => request.close(), 3 * BOUND_MS);
+      await new Promise((resolve) => request.once("close", resolve));
+      clearInterval(drip);
+      clearTimeout(giveUp);
+      return Date.now() - started;
+    }));
+    session.destroy();
+    for (const [index, ms] of afterMs.entries()) assert.ok(ms <= BOUND_MS, `${String(requests[index]![":path"])} was cut after ${ms} ms`);
   });
 
   /** Milliseconds until the server closes a TLS HTTP/1.1 connection that sends `head`, then a byte every 200 ms. */
