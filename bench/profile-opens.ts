@@ -7,7 +7,7 @@ import { monotonicUs, printSelfTimes, type ProfileWindow } from "./lib/cpu-profi
 import { pinSelfToLoad } from "./lib/pinning.ts";
 import { sampleTree } from "./lib/proc-stats.ts";
 import { median } from "./lib/stats.ts";
-import { LoadFleet } from "./load/load-fleet.ts";
+import { LoadFleet, STREAMS_PER_WORKER } from "./load/load-fleet.ts";
 import { tokenVerificationCost } from "./scenarios/gateway-extras.ts";
 import { contenders, startGateway } from "./servers/contenders.ts";
 import type { RunningServer } from "./servers/server-process.ts";
@@ -66,7 +66,7 @@ async function measureOpens(server: RunningServer, kind: "gateway" | "bare-node"
 }
 
 pinSelfToLoad();
-const fleet = new LoadFleet(1);
+const fleet = new LoadFleet(Math.ceil(streams / STREAMS_PER_WORKER));
 const byKind = new Map(contenders().map((contender) => [contender.kind, contender]));
 const gateway = byKind.get("gateway")!;
 const bare = byKind.get("bare-node")!;

@@ -129,7 +129,7 @@ export class StreamCursor {
   #timer: unknown;
   /** What a retry runs: the step that failed. */
   #retry: (() => void) | undefined;
-  /** The stream's first bytes, written once it is placed. */
+  /** The stream's first bytes, until they are written once it is placed. */
   #greeting = EMPTY_FRAME;
 
   constructor(context: CursorContext, stream: CursorStream) {
@@ -164,8 +164,8 @@ export class StreamCursor {
    * gets every event published after it.
    */
   start(greeting: Buffer): void {
-    this.#greeting = greeting;
     if (this.#placed) this.#write(greeting);
+    else this.#greeting = greeting;
     void this.#open();
   }
 
@@ -247,6 +247,8 @@ export class StreamCursor {
     this.#placed = true;
     this.#moveTo(start);
     this.#write(this.#greeting);
+    // Written once: kept, a small Buffer would pin its share of a pool slab for the stream's life.
+    this.#greeting = EMPTY_FRAME;
     if (this.#refetchAtStart) {
       this.#write(controlFrame(REFETCH_EVENT, { reason: "unusable-last-event-id" }, formatEventId(start)));
     } else {
