@@ -299,14 +299,19 @@ function hubUrlOf(request: FastifyRequest): string {
 
 /** Whether a topic, resolved against the hub, names the hub's own namespace (where subscription updates go). */
 function isHubTopic(topic: string): boolean {
-  let path: string;
+  // Both spellings: URL Patterns match the normalised path, exact topics and templates the path as
+  // written, which dot segments (`/.well-known/mercure/subscriptions/../..`) normalise out of the hub's.
+  const paths = [WRITTEN_PATH.exec(topic)![1]!];
   try {
-    path = new URL(topic, "https://hub.invalid/").pathname;
+    paths.push(new URL(topic, "https://hub.invalid/").pathname);
   } catch {
-    return false;
+    // Not a URL: only its written path counts.
   }
-  return path === MERCURE_PATH || path.startsWith(`${MERCURE_PATH}/`);
+  return paths.some((path) => path === MERCURE_PATH || path.startsWith(`${MERCURE_PATH}/`));
 }
+
+/** The path of a URL or relative reference as written: after any scheme and authority, before `?` or `#`. */
+const WRITTEN_PATH = /^(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?:\/\/[^/?#]*)?([^?#]*)/;
 
 /** The bus idempotency key of a publisher's update id, as the Publisher scopes it. */
 function updateKey(id: string): string {

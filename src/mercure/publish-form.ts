@@ -1,4 +1,5 @@
 import { ApiError } from "../http/errors.ts";
+import { EARLIEST } from "./resume.ts";
 import type { MercureUpdate } from "./update.ts";
 
 /** Longest topic IRI, id and type accepted: each is stored with the update and framed on every delivery. */
@@ -29,6 +30,8 @@ export function parsePublishForm(body: unknown): MercureUpdate {
   }
   // An empty id asks for a generated one, as Mercure hubs read it.
   const id = single(form, "id") || undefined;
+  // A client that received it would send it back as Last-Event-ID, and be replayed all history.
+  if (id === EARLIEST) throw invalidField(`\`id\` must not be "${EARLIEST}": subscribers resume from ids, and that one asks for all history`);
   if (id !== undefined && (id.startsWith("#") || !HEADER_SAFE.test(id) || id.length > MAX_FIELD_CHARS)) {
     throw invalidField(
       `\`id\` must be 1 to ${MAX_FIELD_CHARS} printable ASCII characters (an IRI written as a URI), not starting with "#" (the hub's own ids start so)`,

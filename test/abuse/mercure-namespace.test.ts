@@ -65,3 +65,47 @@ describe("an /events publisher cannot speak on the Mercure hub", () => {
     controller.abort();
   });
 });
+
+// The hub's own topics were recognised only after URL normalisation: a topic whose dot segments
+// (`..`, `%2e%2e`) normalise out of /.well-known/mercure/ passed, yet a subscriber of the
+// subscription template, which matches the topic as written, received it as a subscription update.
+describe("a publisher cannot write into the hub's namespace with dot segments", () => {
+  let gw: RunningGateway;
+  before(async () => {
+    gw = await startGateway({ MERCURE_PUBLISHER_JWT_KEY: PUBLISHER_KEY, MERCURE_SUBSCRIBER_JWT_KEY: SUBSCRIBER_KEY, MERCURE_SUBSCRIPTIONS: "1" });
+  });
+  after(() => gw.stop());
+
+  it("answers 403 for every spelling of a topic under /.well-known/mercure/, and the subscription template's subscribers get none of them", async () => {
+    const template = "/.well-known/mercure/subscriptions/{topic}/{subscriber}";
+    const watcher = await sign({ mercure: { subscribe: [template] } }, SUBSCRIBER_KEY);
+    const controller = new AbortController();
+    const stream = await fetch(`${gw.url}/.well-known/mercure?topic=${encodeURIComponent(template)}`, { headers: { authorization: `Bearer ${watcher}` }, signal: controller.signal });
+    assert.equal(stream.status, 200);
+    const publisher = await sign({ mercure: { publish: ["*"] } }, PUBLISHER_KEY);
+    const post = (topic: string, data: string) =>
+      fetch(`${gw.url}/.well-known/mercure`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Bearer ${publisher}` },
+        body: new URLSearchParams([["topic", topic], ["data", data], ["private", "on"]]).toString(),
+      });
+    const spellings = [
+      "/.well-known/mercure/subscriptions/%2e%2e/%2e%2e",
+      "/.well-known/mercure/subscriptions/../..",
+      "/.well-known/mercure/subscriptions/%2E%2e/.",
+      "https://hub.example/.well-known/mercure/subscriptions/../..",
+      "https://hub.example/.well-known/mercure/subscriptions/%2e%2e/%2e%2e?x",
+    ];
+    for (const [index, topic] of spellings.entries()) {
+      const answer = await post(topic, `forged-${index}`);
+      assert.equal(answer.status, 403, `${topic}: ${answer.status} ${await answer.text()}`);
+    }
+    // A real subscription update, so that the stream is read up to a known point.
+    const probe = await fetch(`${gw.url}/.well-known/mercure?topic=probe`, { headers: { authorization: `Bearer ${watcher}` }, signal: controller.signal });
+    assert.equal(probe.status, 200);
+    const text = await readUntil(stream.body!, "probe");
+    assert.match(text, /"topic":"probe"/);
+    assert.doesNotMatch(text, /forged/);
+    controller.abort();
+  });
+});
