@@ -213,7 +213,9 @@ describe("Mercure hub at /.well-known/mercure, two instances on Redis", { skip: 
   it("401 with WWW-Authenticate: Bearer without a token; 401 invalid_token for a bad one; 403 for a topic not allowed", async () => {
     const noToken = await fetch(new URL(`${HUB}?topic=x`, b.url));
     assert.equal(noToken.status, 401);
-    assert.equal(noToken.headers.get("www-authenticate"), "Bearer");
+    // The hub takes access tokens here (MERCURE_TOKEN_ISSUER): the challenge points to its metadata.
+    const challenge = `Bearer resource_metadata="${b.url}/.well-known/oauth-protected-resource/.well-known/mercure"`;
+    assert.equal(noToken.headers.get("www-authenticate"), challenge);
     const badToken = await fetch(new URL(`${HUB}?topic=x`, b.url), { headers: { authorization: `Bearer ${await mercureToken({}, "a-wrong-key-that-is-long-enough-for-hs256!")}` } });
     assert.equal(badToken.status, 401);
     assert.match(badToken.headers.get("www-authenticate") ?? "", /error="invalid_token"/);
@@ -221,7 +223,7 @@ describe("Mercure hub at /.well-known/mercure, two instances on Redis", { skip: 
     assert.equal(publisherKeyForSubscriber.status, 401, "each role has its own key");
     const unpublished = await fetch(new URL(HUB, b.url), { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "topic=x&data=y" });
     assert.equal(unpublished.status, 401);
-    assert.equal(unpublished.headers.get("www-authenticate"), "Bearer");
+    assert.equal(unpublished.headers.get("www-authenticate"), challenge);
     const forbidden = await publishForm(b.url, [["topic", "https://example.com/admin"], ["data", "x"]], await publisherToken(["https://example.com/books/{id}"]));
     assert.equal(forbidden.status, 403);
     const invalid = await publishForm(b.url, [["topic", "a"], ["id", "#mine"]]);
