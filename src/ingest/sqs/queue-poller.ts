@@ -80,8 +80,10 @@ export class QueuePoller {
   }
 
   async #run(): Promise<void> {
-    // The previous batch's deletes, under way while the next receive waits: one round trip less
-    // per batch. At most one per loop, and always awaited before the loop ends.
+    // The last batch's deletes, under way while the next receive waits: one round trip less per
+    // batch. A batch's own go out as soon as it is handled (it is no longer kept hidden: waiting
+    // behind a slow delete would let its visibility timeout run out too); the one before is
+    // awaited then, so a loop has at most one under way while it receives, and none when it ends.
     let settling: Promise<void> = Promise.resolve();
     try {
       let failures = 0;
@@ -101,8 +103,9 @@ export class QueuePoller {
         }
         if (messages.length === 0) continue;
         const settled = await this.#handleBatch(messages);
-        await settling;
+        const previous = settling;
         settling = this.#settle(settled);
+        await previous;
         // A partial batch: the queue holds fewer than 10 right now. Receiving again at once would
         // bring back a message or two per call, and each call costs the SDK about half a
         // millisecond of CPU; a moment's wait fills the next one (the other loops keep polling).
