@@ -33,10 +33,15 @@ export function openSseResponse(
   return new Http1Sink(request.socket, extraHeaders);
 }
 
-/** Whether the client's connection (HTTP/1.1 socket, HTTP/2 stream) is already gone. */
+/**
+ * Whether the client's connection (HTTP/1.1 socket, HTTP/2 stream) is already gone, or not this
+ * response's: Node gives an HTTP/1.1 socket to a pipelined request's response only once the
+ * responses before it have ended, and a stream's never does (its `connection: close` ends the
+ * connection's requests), so a stream written to the socket would land inside the earlier body.
+ */
 export function connectionGone(request: IncomingMessage, response: ServerResponse | Http2ServerResponse): boolean {
   if ("stream" in response) return response.stream.destroyed || response.stream.closed;
-  return request.socket.destroyed;
+  return request.socket.destroyed || response.socket !== request.socket;
 }
 
 /**
