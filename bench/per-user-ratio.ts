@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { pinSelfToLoad } from "./lib/pinning.ts";
 import { processTree } from "./lib/proc-stats.ts";
@@ -7,8 +6,7 @@ import { BatchPublisher } from "./load/batch-publisher.ts";
 import { LoadFleet } from "./load/load-fleet.ts";
 import { Publisher, type EventSource } from "./load/publisher.ts";
 import { measureRate } from "./scenarios/rate-step.ts";
-import { contenders, HEARTBEAT_INTERVAL_MS, type Contender } from "./servers/contenders.ts";
-import { freePort, startServerProcess } from "./servers/server-process.ts";
+import { contenders, fastifyFloor, type Contender } from "./servers/contenders.ts";
 
 /**
  * `node bench/per-user-ratio.ts [--streams N] [--rates 2000,5000] [--seconds S] [--rounds K]`: a
@@ -59,21 +57,12 @@ interface Variant {
 }
 
 const [gateway, nchan, bare] = contenders();
-const FASTIFY_SERVER = fileURLToPath(new URL("./servers/fastify-sse-server.ts", import.meta.url));
-const fastifyFloor: Contender = {
-  ...bare!,
-  async start() {
-    const port = await freePort();
-    const env = { PORT: String(port), HOST: "127.0.0.1", HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS) };
-    return startServerProcess(process.execPath, [FASTIFY_SERVER], env, port, "/healthz");
-  },
-};
 const variants: Variant[] = [
   { name: "gateway /publish", contender: gateway!, publisher: (port, token) => new Publisher("gateway", port, token) },
   { name: "gateway /publish/batch", contender: gateway!, publisher: (port, token) => new BatchPublisher(port, token) },
   { name: "bare Node", contender: bare!, publisher: (port) => new Publisher("bare-node", port, "") },
   ...(nchan!.unavailable ? [] : [{ name: "nchan", contender: nchan!, publisher: (port: number) => new Publisher("nchan", port, "") }]),
-  ...(flags["fastify-floor"] ? [{ name: "fastify floor", contender: fastifyFloor, publisher: (port: number) => new Publisher("bare-node", port, "") }] : []),
+  ...(flags["fastify-floor"] ? [{ name: "fastify floor", contender: fastifyFloor(), publisher: (port: number) => new Publisher("bare-node", port, "") }] : []),
 ];
 
 /** µs of server CPU per delivered event, by variant and rate, one entry per round. */

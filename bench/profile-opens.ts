@@ -9,16 +9,17 @@ import { sampleTree } from "./lib/proc-stats.ts";
 import { median } from "./lib/stats.ts";
 import { LoadFleet, STREAMS_PER_WORKER } from "./load/load-fleet.ts";
 import { tokenVerificationCost } from "./scenarios/gateway-extras.ts";
-import { contenders, startGateway } from "./servers/contenders.ts";
+import { contenders, fastifyFloor, startGateway } from "./servers/contenders.ts";
 import type { RunningServer } from "./servers/server-process.ts";
 
 /**
  * Scenario A's two open-path figures, gateway against bare Node, without the rest of the
- * benchmark: `node bench/profile-opens.ts [--streams N] [--repeat R] [--cpu-prof] [--node-flags F,G]`. Each
+ * benchmark: `node bench/profile-opens.ts [--streams N] [--repeat R] [--fastify-floor] [--cpu-prof] [--node-flags F,G]`. Each
  * repetition starts the gateway, opens N topic streams from loopback, stops it, then does the
  * same with the bare Node server, and prints server CPU per 1,000 opens and PSS per stream
  * (over the server's baseline, as scenario A measures them) with their ratios; then the median
- * ratios, and the CPU of token verification alone. With --cpu-prof one gateway run is profiled
+ * ratios, and the CPU of token verification alone; --fastify-floor adds bare Node's server on
+ * fastify (servers/fastify-sse-server.ts) to each repetition. With --cpu-prof one gateway run is profiled
  * instead and its functions with the most self time while the streams opened are printed.
  */
 const { values: flags } = parseArgs({
@@ -26,6 +27,8 @@ const { values: flags } = parseArgs({
     streams: { type: "string", default: "5000" },
     repeat: { type: "string", default: "3" },
     "cpu-prof": { type: "boolean", default: false },
+    /** Also bare Node's server routed by fastify: what fastify alone costs per open. */
+    "fastify-floor": { type: "boolean", default: false },
     /** Node flags for the gateway, comma-separated (e.g. a V8 heap setting to try). */
     "node-flags": { type: "string", default: "" },
     top: { type: "string", default: "40" },
@@ -79,6 +82,7 @@ try {
   } else {
     const cpuRatios: number[] = [];
     const memoryRatios: number[] = [];
+    const floorRatios: number[] = [];
     for (let run = 1; run <= Number(flags.repeat); run++) {
       const ours = await measureOpens(await startGateway(gateway.secret, {}, nodeFlags), "gateway", gateway.secret, fleet);
       const theirs = await measureOpens(await bare.start(), "bare-node", bare.secret, fleet);
@@ -88,8 +92,14 @@ try {
         `run ${run}, ${streams} streams: CPU per 1,000 opens ${ours.cpuMsPer1k.toFixed(0)} vs ${theirs.cpuMsPer1k.toFixed(0)} ms (${cpuRatios.at(-1)!.toFixed(2)}x); ` +
           `PSS per stream ${ours.kibPerStream.toFixed(1)} vs ${theirs.kibPerStream.toFixed(1)} KiB (${memoryRatios.at(-1)!.toFixed(2)}x)`,
       );
+      if (flags["fastify-floor"]) {
+        const floor = await measureOpens(await fastifyFloor().start(), "bare-node", "", fleet);
+        floorRatios.push(floor.cpuMsPer1k / theirs.cpuMsPer1k);
+        console.log(`  fastify floor: ${floor.cpuMsPer1k.toFixed(0)} ms per 1,000 opens (${floorRatios.at(-1)!.toFixed(2)}x), ${floor.kibPerStream.toFixed(1)} KiB per stream`);
+      }
     }
     console.log(`median: CPU per open ${median(cpuRatios).toFixed(2)}x bare Node's, memory per stream ${median(memoryRatios).toFixed(2)}x`);
+    if (flags["fastify-floor"]) console.log(`median: the fastify floor's CPU per open ${median(floorRatios).toFixed(2)}x bare Node's`);
     console.log(`token verification alone: ${tokenVerificationCost(gateway.secret).toFixed(1)} ms CPU per 1,000 tokens`);
   }
 } finally {

@@ -17,6 +17,7 @@ export interface Contender {
 
 const GATEWAY_MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 const BARE_SERVER = fileURLToPath(new URL("./bare-sse-server.ts", import.meta.url));
+const FASTIFY_SERVER = fileURLToPath(new URL("./fastify-sse-server.ts", import.meta.url));
 export const HEARTBEAT_INTERVAL_MS = 15_000;
 /** Room for every benchmark stream: the limits are not what is measured. */
 const CONNECTION_LIMIT = 19_000;
@@ -80,6 +81,18 @@ function bareNode(): Contender {
       return startServerProcess(process.execPath, [BARE_SERVER], env, port, "/healthz");
     },
     publisherToken: async () => "",
+  };
+}
+
+/** bare Node's server routed by fastify (fastify-sse-server.ts): what fastify alone adds to bare Node. */
+export function fastifyFloor(): Contender {
+  return {
+    ...bareNode(),
+    async start() {
+      const port = await freePort();
+      const env = { PORT: String(port), HOST: "127.0.0.1", HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS) };
+      return startServerProcess(process.execPath, [FASTIFY_SERVER], env, port, "/healthz");
+    },
   };
 }
 
