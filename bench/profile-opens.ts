@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { sleep } from "./lib/clock.ts";
-import { monotonicUs, printSelfTimes, type ProfileWindow } from "./lib/cpu-profile.ts";
+import { monotonicUs, printLayers, printSelfTimes, type ProfileWindow } from "./lib/cpu-profile.ts";
 import { pinSelfToLoad } from "./lib/pinning.ts";
 import { sampleTree } from "./lib/proc-stats.ts";
 import { median } from "./lib/stats.ts";
@@ -20,7 +20,7 @@ import type { RunningServer } from "./servers/server-process.ts";
  * (over the server's baseline, as scenario A measures them) with their ratios; then the median
  * ratios, and the CPU of token verification alone; --fastify-floor adds bare Node's server on
  * fastify (servers/fastify-sse-server.ts) to each repetition. With --cpu-prof one gateway run is profiled
- * instead and its functions with the most self time while the streams opened are printed.
+ * instead: its self time while the streams opened, by layer and by function.
  */
 const { values: flags } = parseArgs({
   options: {
@@ -78,6 +78,7 @@ try {
     const profileDir = mkdtempSync(join(tmpdir(), "gateway-opens-profile-"));
     const figures = await measureOpens(await startGateway(gateway.secret, {}, [...nodeFlags, "--cpu-prof", `--cpu-prof-dir=${profileDir}`]), "gateway", gateway.secret, fleet);
     console.log(`gateway (profiled) ${streams} opens: ${figures.cpuMsPer1k.toFixed(0)} ms CPU per 1,000`);
+    printLayers(profileDir, figures.window);
     printSelfTimes(profileDir, Number(flags.top), figures.window);
   } else {
     const cpuRatios: number[] = [];

@@ -53,3 +53,26 @@ export function printSelfTimes(dir: string, top: number, window?: ProfileWindow)
     console.log(`${((ms / busy) * 100).toFixed(1).padStart(5)} %  ${ms.toFixed(0).padStart(6)} ms  ${name}`);
   }
 }
+
+/** The layer a function of `selfTimes` belongs to: a folder of src/, a package, a part of Node, or V8. */
+function layerOf(key: string): string {
+  const source = key.slice(key.lastIndexOf(" ") + 1);
+  const own = /^src\/([^/]+)\//.exec(source);
+  if (own) return `src/${own[1]}`;
+  const module = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source);
+  if (module) return module[1]!;
+  if (source.startsWith("node:")) return /http|net|stream|crypto|timers|events/.exec(source)?.[0]?.replace(/^/, "node ") ?? "node, other";
+  if (key.startsWith("(garbage collector)")) return "garbage collection";
+  return "V8 and native (socket writes, builtins)";
+}
+
+/** Self time by layer, as shares of the time not idle. */
+export function printLayers(dir: string, window?: ProfileWindow): void {
+  const layers = new Map<string, number>();
+  for (const [key, ms] of selfTimes(dir, window)) {
+    if (key.startsWith("(idle)")) continue;
+    layers.set(layerOf(key), (layers.get(layerOf(key)) ?? 0) + ms);
+  }
+  const busy = [...layers.values()].reduce((sum, ms) => sum + ms, 0);
+  for (const [layer, ms] of [...layers].sort((a, b) => b[1] - a[1])) console.log(`${((ms / busy) * 100).toFixed(1).padStart(5)} %  ${layer}`);
+}
