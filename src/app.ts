@@ -196,13 +196,17 @@ function createServer(config: GatewayConfig, logger: FastifyServerOptions["logge
  * Node's request timeout covers HTTP/1.1 only (withRequestTimeout): on HTTP/2 a request whose
  * body is still arriving REQUEST_TIMEOUT_MS after its headers has its stream cut, whatever route
  * (or none) it is for. A request without a body (an SSE GET) ends with its headers: no timer.
+ * The client's end of the stream is what counts, not the body's `end` event: a body nobody
+ * reads (a GET whose end came in an empty DATA frame, a refused publish) never emits it.
  */
 function withLateBodiesCut(app: FastifyInstance, timeoutMs: number): FastifyInstance {
   app.addHook("onRequest", (request, _reply, done) => {
     const raw = request.raw as FastifyRequest["raw"] & { stream?: ServerHttp2Stream };
     const stream = raw.stream;
     if (stream !== undefined && !stream.endAfterHeaders && !raw.readableEnded) {
-      const timer = setTimeout(() => stream.close(constants.NGHTTP2_CANCEL), timeoutMs);
+      const timer = setTimeout(() => {
+        if (stream.state.remoteClose !== 1) stream.close(constants.NGHTTP2_CANCEL);
+      }, timeoutMs);
       const settle = () => clearTimeout(timer);
       raw.once("end", settle);
       raw.once("close", settle);

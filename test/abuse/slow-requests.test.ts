@@ -179,6 +179,22 @@ describe("slow requests over HTTP/2 (and its HTTP/1.1 fallback)", { timeout: 30_
     for (const [index, ms] of afterMs.entries()) assert.ok(ms <= BOUND_MS, `${String(requests[index]![":path"])} was cut after ${ms} ms`);
   });
 
+  it("keeps an h2 stream open past the timeout whose GET ends in an empty DATA frame rather than with its headers", async () => {
+    const session = http2.connect(gw.url, { ca });
+    session.on("error", () => undefined);
+    const events = session.request({ ":path": "/events", authorization: `Bearer ${await token({ sub: "late-end-h2" })}` }, { endStream: false });
+    events.on("error", () => undefined);
+    const [headers] = (await new Promise((resolve) => events.once("response", (h) => resolve([h])))) as [http2.IncomingHttpHeaders];
+    assert.equal(headers[":status"], 200);
+    events.end();
+    events.resume();
+    let streamClosed = false;
+    events.once("close", () => (streamClosed = true));
+    await new Promise((resolve) => setTimeout(resolve, BOUND_MS + 500));
+    assert.equal(streamClosed, false, "the h2 stream is still open");
+    session.destroy();
+  });
+
   /** Milliseconds until the server closes a TLS HTTP/1.1 connection that sends `head`, then a byte every 200 ms. */
   async function slowFallbackClient(head: string): Promise<number> {
     const started = Date.now();
