@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { parseCookie } from "cookie";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { EventBus } from "../bus/event-bus.ts";
 import { parseEventId } from "../events/event-id.ts";
 import { scopedIdempotencyKey, type Publisher } from "../events/publisher.ts";
@@ -109,6 +109,10 @@ export async function mercureRoutes(app: FastifyInstance, options: MercureRouteO
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(FORM, { parseAs: "string", bodyLimit: options.maxEventBytes }, (_request, body, done) => done(null, body));
   app.addContentTypeParser("*", (request, _payload, done) => done(notAForm(request.headers["content-type"])));
+  // A Content-Type that is no media type at all ("foo") fastify refuses before any parser runs: the advice is still the form.
+  app.setErrorHandler((error: FastifyError, request) => {
+    throw error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" ? notAForm(request.headers["content-type"]) : error;
+  });
   const security: Record<string, string[]>[] = [{ bearer: [] }, { mercureCookie: [] }, { mercureQuery: [] }];
 
   const subscribeSchema = { summary: "Mercure: subscribe to updates of topic selectors", tags: ["mercure"], security, querystring: hubQuerySchema, response: { 200: streamResponse } };
