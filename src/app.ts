@@ -54,6 +54,8 @@ export interface GatewayOverrides {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
+/** Streams one HTTP/2 session holds at once (README, Limits); a browser's tabs need far fewer. */
+const H2_MAX_CONCURRENT_STREAMS = 128;
 
 /** Wires configuration, bus, hub, sources and routes into one gateway. */
 export async function createGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<Gateway> {
@@ -186,7 +188,14 @@ function createServer(config: GatewayConfig, logger: FastifyServerOptions["logge
     ...(options as object),
     http2: true,
     // Without it a TCP connection that never finishes the handshake is held for two minutes.
-    https: { allowHTTP1: true, cert: config.tls.cert, key: config.tls.key, handshakeTimeout: config.requestTimeoutMs },
+    // Node's default lets a session hold 2^32 - 1 streams at once, each unfinished request a few KB.
+    https: {
+      allowHTTP1: true,
+      cert: config.tls.cert,
+      key: config.tls.key,
+      handshakeTimeout: config.requestTimeoutMs,
+      settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS },
+    },
   } as FastifyHttp2SecureOptions<Http2SecureServer>;
   const app = withRequestTimeout(withJsonBodiesOnly(fastify(http2Options) as unknown as FastifyInstance), config.requestTimeoutMs);
   return withLateBodiesCut(withIdleSessionsClosed(app, config.requestTimeoutMs), config.requestTimeoutMs);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import http2 from "node:http2";
+import http2, { type Http2SecureServer } from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
 import { after, before, describe, it } from "node:test";
@@ -108,6 +108,8 @@ describe("slow requests are cut within REQUEST_TIMEOUT_MS", () => {
 });
 
 const MERCURE_KEY = "mercure-publisher-key-that-is-long-enough!";
+/** The README's bound on the streams one HTTP/2 session holds at once. */
+const H2_MAX_STREAMS = 128;
 
 describe("slow requests over HTTP/2 (and its HTTP/1.1 fallback)", { timeout: 30_000 }, () => {
   let certificate: SelfSignedCertificate;
@@ -193,6 +195,32 @@ describe("slow requests over HTTP/2 (and its HTTP/1.1 fallback)", { timeout: 30_
     await new Promise((resolve) => setTimeout(resolve, BOUND_MS + 500));
     assert.equal(streamClosed, false, "the h2 stream is still open");
     session.destroy();
+  });
+
+  // Found by an attack pass: one session could hold any number of streams with dripping bodies
+  // (5,000 took ~40 MB of heap for REQUEST_TIMEOUT_MS, again and again).
+  it(`holds at most ${H2_MAX_STREAMS} streams of one session at once: a client's further streams wait their turn`, async () => {
+    const server = gw.gateway.app.server as unknown as Http2SecureServer;
+    let open = 0;
+    let most = 0;
+    const onStream = (stream: http2.ServerHttp2Stream) => {
+      most = Math.max(most, ++open);
+      stream.once("close", () => open--);
+    };
+    server.on("stream", onStream);
+    const session = http2.connect(gw.url, { ca });
+    session.on("error", () => undefined);
+    await new Promise((resolve) => session.once("remoteSettings", resolve));
+    assert.equal(session.remoteSettings.maxConcurrentStreams, H2_MAX_STREAMS);
+    for (let index = 0; index < H2_MAX_STREAMS + 50; index++) {
+      const request = session.request({ ":method": "POST", ":path": "/no-such-route", "content-type": "application/json", "content-length": "1000" });
+      request.on("error", () => undefined);
+      request.write("{");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    session.destroy();
+    server.off("stream", onStream);
+    assert.ok(most > 0 && most <= H2_MAX_STREAMS, `${most} streams of one session at once`);
   });
 
   /** Milliseconds until the server closes a TLS HTTP/1.1 connection that sends `head`, then a byte every 200 ms. */
