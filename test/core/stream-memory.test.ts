@@ -1,18 +1,22 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import v8 from "node:v8";
 import vm from "node:vm";
-import type { FastifyBaseLogger } from "fastify";
+import type { FastifyBaseLogger, RouteOptions } from "fastify";
+import { createGateway } from "../../src/app.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { loggerOptions } from "../../src/telemetry/logger.ts";
 import { pino } from "pino";
 import { RedisBus } from "../../src/bus/redis-bus.ts";
 import type { EventBus } from "../../src/bus/event-bus.ts";
 import { formatEventId } from "../../src/events/event-id.ts";
 import { Hub } from "../../src/hub/hub.ts";
 import type { StreamSink } from "../../src/hub/stream-sink.ts";
-import { startGateway, token, type RunningGateway } from "../support/gateway.ts";
+import { startGateway, TEST_SECRET, token, type RunningGateway } from "../support/gateway.ts";
 import { killableRedisSkipReason, startTestRedis, type TestRedis } from "../support/redis-server.ts";
-import { connectSse } from "../support/sse-client.ts";
+import { connectSse, type SseConnection } from "../support/sse-client.ts";
 import { eventually } from "../support/wait.ts";
 
 v8.setFlagsFromString("--expose-gc");
@@ -103,6 +107,35 @@ describe("what streams hold in memory", { timeout: 60_000 }, () => {
     client.close();
     return { heapMB: (peakHeap - heapBefore) / MB, rssMB: (peakRss - rssBefore) / MB };
   }
+
+  it("an open stream holds none of fastify's objects of its request (request, reply, the request's logger)", async () => {
+    const held: WeakRef<object>[] = [];
+    const onRoute = (route: RouteOptions) => {
+      if (route.url !== "/events" || route.method !== "GET") return;
+      const hooks = [route.onRequest ?? []].flat();
+      route.onRequest = [...hooks, (request, reply, done) => {
+        held.push(new WeakRef(request), new WeakRef(reply), new WeakRef(request.log));
+        done();
+      }];
+    };
+    // A real logger, as in production: fastify's response listeners come with one.
+    const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const config = loadConfig({ JWT_SECRET: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "100" }, () => randomBytes(32));
+    const gateway = await createGateway(config, { logger: loggerOptions("warn", discard), onRoute });
+    const url = await gateway.listen();
+    const clients: SseConnection[] = [];
+    try {
+      for (const user of ["alice", "bob", "carol"]) clients.push(await connectSse(url, { token: await token({ sub: user, topics: ["news"] }), topics: ["news"] }));
+      await eventually(() => gateway.hub.size === 3, 5000, "three streams open");
+      assert.equal(held.length, 9);
+      heapUsed();
+      assert.deepEqual(held.map((ref) => ref.deref() === undefined), held.map(() => true), "collected while the streams are open");
+      assert.equal(gateway.hub.size, 3);
+    } finally {
+      for (const client of clients) client.close();
+      await gateway.shutdown();
+    }
+  });
 
   it("a client that reads nothing while it catches up on 80 MB of history costs the memory bus gateway under 16 MB", async () => {
     const gw = await startGateway({ HISTORY_MAX_EVENTS: "1000", MAX_EVENT_BYTES: "65536" });
