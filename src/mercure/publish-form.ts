@@ -11,6 +11,13 @@ const LINE_BREAK_OR_NUL = /[\r\n\0]/;
 const HEADER_SAFE = /^[\x20-\x7e]+$/;
 /** Control characters: topics name channels, whose names must stay printable. */
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/**
+ * A `.` or `..` path segment, as written or percent-encoded (`\` counts as `/` in http URLs).
+ * Publish grants and templates match a topic as written, URL Patterns as a URL resolves it: with
+ * one, `https://example.com/books/../admin/x` passes a grant for books/{+rest} and reaches
+ * subscribers of admin/:x.
+ */
+const DOT_SEGMENT = /(?:^|[/\\])(?:\.|%2e){1,2}(?=[/\\]|$)/i;
 
 /**
  * A publish form (application/x-www-form-urlencoded) as the protocol reads it: `topic` repeated
@@ -27,6 +34,7 @@ export function parsePublishForm(body: unknown): MercureUpdate {
     if (topic === "" || topic.length > MAX_FIELD_CHARS || CONTROL.test(topic)) {
       throw invalidField(`each \`topic\` must be 1 to ${MAX_FIELD_CHARS} characters without control characters`);
     }
+    if (DOT_SEGMENT.test(topic.split(/[?#]/, 1)[0]!)) throw invalidField(`a \`topic\` must not hold a dot segment (. or .., also %2e): "${topic.slice(0, 100)}" means another topic to URL Patterns than to templates`);
   }
   // An empty id asks for a generated one, as Mercure hubs read it.
   const id = single(form, "id") || undefined;
