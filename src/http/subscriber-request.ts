@@ -24,6 +24,7 @@ type StreamRequest = FastifyRequest<{ Querystring: { access_token?: string } }>;
 /** A class rather than an object literal with getters, which V8 builds slowly on every open. */
 class StreamOpenRequest implements SubscriberRequest {
   readonly topics: readonly string[];
+  readonly requestId: string;
   readonly #request: StreamRequest;
   readonly #fromForeignPage: boolean;
   #headers: ForwardedHeaders | undefined;
@@ -33,6 +34,7 @@ class StreamOpenRequest implements SubscriberRequest {
   constructor(request: StreamRequest, topics: readonly string[], fromForeignPage: boolean) {
     this.#request = request;
     this.topics = topics;
+    this.requestId = request.id;
     this.#fromForeignPage = fromForeignPage;
   }
 

@@ -152,6 +152,18 @@ describe("authorizer webhook", () => {
     });
   }
 
+  // Found by an attack pass: the failure line had no request id, so an operator could not tie it
+  // to the failed open (whose other lines carry one).
+  it("logs a failed webhook call under the id of the request that made it", async () => {
+    webhook.answer(() => ({ status: 200, body: { sub: "x", expiresAt: "tomorrow" } }));
+    const requestId = "authorizer-failure-1";
+    const result = await refusal(gw.url, { headers: { ...cookie("failing-call"), "x-request-id": requestId } });
+    assert.equal(result.status, 502);
+    const line = gw.logLines.findLast((text) => text.includes("authorizer answered something unusable"));
+    assert.ok(line, "an error line names the problem");
+    assert.equal(JSON.parse(line).reqId, requestId);
+  });
+
   it("ends the stream at the webhook's expiresAt, like a token's exp", async () => {
     webhook.answer(() => ({ status: 200, body: { sub: "dave", topics: [], expiresAt: nowSeconds() + 2 } }));
     const stream = await connectSse(gw.url, { headers: cookie("dave-session") });

@@ -89,7 +89,7 @@ export class AuthorizerGate {
     } catch (error) {
       const failure = this.#asFailure(error, signal);
       this.#options.observer.called(kind, "failure", (performance.now() - started) / 1000);
-      this.#report(failure);
+      this.#report(failure, request);
       throw failure;
     } finally {
       timedOut.cancel();
@@ -97,10 +97,11 @@ export class AuthorizerGate {
     }
   }
 
-  #report(failure: AuthorizerFailure): void {
+  /** Under the id of the request that made the call (identical requests in flight share it). */
+  #report(failure: AuthorizerFailure, request: AuthorizerRequest): void {
     const { kind } = this.#authorizer;
     this.#options.observer.failed(kind, failure.reason);
-    const fields = { authorizer: kind, reason: failure.reason, detail: failure.detail };
+    const fields = { authorizer: kind, reason: failure.reason, detail: failure.detail, ...(request.requestId === undefined ? {} : { reqId: request.requestId }) };
     if (failure.status === 502) this.#options.log.error(fields, `${kind} authorizer answered something unusable: ${failure.detail}`);
     else this.#options.log.warn(fields, `${kind} authorizer failed (${failure.reason}): ${failure.detail}`);
   }

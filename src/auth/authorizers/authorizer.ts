@@ -17,6 +17,8 @@ export interface AuthorizerRequest {
   readonly topics: readonly string[];
   /** The client's address: the last X-Forwarded-For hop (what the load balancer saw), else the peer. */
   readonly sourceIp: string;
+  /** The gateway's id of the request (its log lines' reqId): a failed call is logged under it. */
+  readonly requestId?: string;
 }
 
 /** An authorizer's answer about one request; failures to get one are thrown as AuthorizerFailure. */
