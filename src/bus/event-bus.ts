@@ -94,6 +94,13 @@ export class BusUnavailableError extends Error {
 }
 
 /**
+ * Transient, outcome unknown: the command reached the backend, which did not answer in time and
+ * may still carry it out (Redis paused, or slow). A publish retried after it needs its
+ * idempotency key to stay one event.
+ */
+export class BusOutcomeUnknownError extends BusUnavailableError {}
+
+/**
  * Permanent: the backend refused this very request (a script error, a key of the wrong type)
  * and will refuse it again. The caller does not retry: it dead-letters, logs once and counts.
  */

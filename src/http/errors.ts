@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { AuthError } from "../auth/auth-error.ts";
 import { AuthorizerFailure } from "../auth/authorizers/authorizer.ts";
 import { KeySetUnavailableError } from "../auth/remote-key-set.ts";
-import { BusRejectedError, BusUnavailableError, IdempotencyConflictError } from "../bus/event-bus.ts";
+import { BusOutcomeUnknownError, BusRejectedError, BusUnavailableError, IdempotencyConflictError } from "../bus/event-bus.ts";
 import { PublishRequestError } from "../events/publish-request.ts";
 import { describeViolation, type SchemaViolation } from "../validation-message.ts";
 
@@ -149,6 +149,9 @@ function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
   if (error instanceof PublishRequestError) return new ApiError("invalid_body", error.message);
   if (error instanceof IdempotencyConflictError) {
     return new ApiError("idempotency_conflict", `${error.message}: publish other content under a new \`id\``);
+  }
+  if (error instanceof BusOutcomeUnknownError) {
+    return new ApiError("unavailable", `${error.message}: Redis may still carry it out, so the event may have been taken; retry with the same \`id\` (Mercure) or Idempotency-Key, which keeps it one event`, { "retry-after": "1" });
   }
   if (error instanceof BusUnavailableError) return new ApiError("unavailable", error.message, { "retry-after": "1" });
   if (error instanceof BusRejectedError) {

@@ -139,4 +139,40 @@ describe("Mercure resume across two instances, with Redis killed and paused", { 
     for (const subscriber of subscribers) await subscriber.stop();
     for (const [index, subscriber] of subscribers.entries()) assert.deepEqual(subscriber.received, expected, `subscriber ${index}`);
   });
+
+  // A publish whose Redis command timed out answered 503 "nothing was accepted: retry", yet Redis
+  // ran the script once it answered again: a publisher that retried as told sent the update twice.
+  it("a publish that timed out in Redis says its update may have been taken, and a retry with the same id delivers it once", async () => {
+    const token = await new SignJWT({ mercure: { publish: ["*"] } }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(PUBLISHER_KEY));
+    const topic = "https://example.com/items/timed-out";
+    const subscriber = hoppingSubscriber([a.url], `topic=${encodeURIComponent(topic)}`, 1000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const publish = (fields: [string, string][]) =>
+      fetch(`${a.url}/.well-known/mercure`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Bearer ${token}` },
+        body: new URLSearchParams([["topic", topic], ...fields]).toString(),
+      });
+    const control = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+    await control.call("CLIENT", "PAUSE", "1500", "ALL");
+    const timedOut = await publish([["id", "maybe-taken"], ["data", "once"]]);
+    assert.equal(timedOut.status, 503);
+    const refusal = (await timedOut.json()) as { error: string; message: string };
+    assert.equal(refusal.error, "unavailable");
+    assert.match(refusal.message, /may have been taken/);
+    assert.match(refusal.message, /same `id`/);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const retried = await publish([["id", "maybe-taken"], ["data", "once"]]);
+    assert.equal(retried.status, 200);
+    const ending = await publish([["data", "end"]]);
+    assert.equal(ending.status, 200);
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && !subscriber.received.includes("end")) await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      control.disconnect();
+      await subscriber.stop();
+    }
+    assert.deepEqual(subscriber.received, ["once", "end"], "the timed-out publish was taken: the retry under its id is not a second update");
+  });
 });

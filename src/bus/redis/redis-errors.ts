@@ -1,5 +1,5 @@
 import { ReplyError } from "ioredis";
-import { BusRejectedError, BusUnavailableError } from "../event-bus.ts";
+import { BusOutcomeUnknownError, BusRejectedError, BusUnavailableError } from "../event-bus.ts";
 
 /**
  * Error replies that say "not now" rather than "never": loading a data set, a replica during a
@@ -32,6 +32,8 @@ export function toBusError(what: string, error: unknown): BusUnavailableError | 
   if (error instanceof BusUnavailableError || error instanceof BusRejectedError) return error;
   const message = `${what} in Redis failed: ${(error as Error).message}`;
   if (error instanceof ReplyError && !TRANSIENT_REPLIES.has(replyCode(error as Error))) return new BusRejectedError(message);
+  // ioredis's commandTimeout: the command was written, and Redis runs it whenever it gets to it.
+  if ((error as Error).message === "Command timed out") return new BusOutcomeUnknownError(message);
   return new BusUnavailableError(message);
 }
 
