@@ -33,7 +33,8 @@ const LAST_SEQ = 999_999_999;
  * Resolves a requested Last-Event-ID: no id starts at the present (and names it); `earliest`,
  * an unknown id and one history no longer reaches back to start from the oldest event history
  * still holds, answered as `earliest`, never refused (any answer but 200 stops an EventSource for
- * good). With the bus down the stream starts at the present and catches up once it answers.
+ * good). With the bus down a generated id is resumed from all the same (the stream catches up
+ * once the bus answers); anything else starts at the present.
  */
 export class Resumer {
   readonly #context: ResumeContext;
@@ -74,6 +75,10 @@ async function resolveResume(
     return { start: { kind: "after", position: await oldest(channels) }, lastEventId: EARLIEST };
   } catch (error) {
     if (!(error instanceof BusUnavailableError)) throw error;
+    // A generated id is its own position: the stream catches up from it once the bus answers.
+    // A publisher's id needs the bus to be found, so that stream starts at the present.
+    const generated = requested === undefined ? undefined : parseGeneratedId(requested);
+    if (generated) return { start: { kind: "after", position: generated }, lastEventId: requested! };
     return { start: { kind: "head" }, lastEventId: EARLIEST };
   }
 }

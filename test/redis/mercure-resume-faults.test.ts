@@ -175,4 +175,44 @@ describe("Mercure resume across two instances, with Redis killed and paused", { 
     }
     assert.deepEqual(subscriber.received, ["once", "end"], "the timed-out publish was taken: the retry under its id is not a second update");
   });
+
+  // Resuming while Redis did not answer started the stream at the present with Last-Event-ID
+  // "earliest": the updates after the client's id were never sent, though history held them.
+  it("a subscriber resuming from a generated id while Redis does not answer gets every update after it", async () => {
+    const token = await new SignJWT({ mercure: { publish: ["*"] } }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(PUBLISHER_KEY));
+    const topic = "https://example.com/items/resumed-in-outage";
+    const publish = async (data: string) => {
+      const answer = await fetch(`${b.url}/.well-known/mercure`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Bearer ${token}` },
+        body: new URLSearchParams([["topic", topic], ["data", data]]).toString(),
+      });
+      assert.equal(answer.status, 200);
+      return answer.text();
+    };
+    const seen = await publish("seen");
+    await publish("missed-1");
+    await publish("missed-2");
+    const control = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const controller = new AbortController();
+    try {
+      await control.call("CLIENT", "PAUSE", "2000", "ALL");
+      const stream = await fetch(`${a.url}/.well-known/mercure?topic=${encodeURIComponent(topic)}`, { headers: { "last-event-id": seen }, signal: controller.signal });
+      assert.equal(stream.status, 200);
+      assert.equal(stream.headers.get("last-event-id"), seen, "the stream resumes after the id asked for");
+      const received: string[] = [];
+      const reading = readStream(`${a.url}/.well-known/mercure?topic=${encodeURIComponent(topic)}`, seen, controller.signal, ({ data }) => void (data !== "" && received.push(data)));
+      await stream.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await publish("after");
+      const deadline = Date.now() + 8000;
+      while (Date.now() < deadline && !received.includes("after")) await new Promise((resolve) => setTimeout(resolve, 50));
+      controller.abort();
+      await reading;
+      assert.deepEqual(received, ["missed-1", "missed-2", "after"]);
+    } finally {
+      controller.abort();
+      control.disconnect();
+    }
+  });
 });
