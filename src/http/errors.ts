@@ -150,9 +150,7 @@ function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
   if (error instanceof IdempotencyConflictError) {
     return new ApiError("idempotency_conflict", `${error.message}: publish other content under a new \`id\``);
   }
-  if (error instanceof BusOutcomeUnknownError) {
-    return new ApiError("unavailable", `${error.message}: Redis may still carry it out, so the event may have been taken; retry with the same \`id\` (Mercure) or Idempotency-Key, which keeps it one event`, { "retry-after": "1" });
-  }
+  if (error instanceof BusOutcomeUnknownError) return new ApiError("unavailable", mayHaveBeenTaken(error), { "retry-after": "1" });
   if (error instanceof BusUnavailableError) return new ApiError("unavailable", error.message, { "retry-after": "1" });
   if (error instanceof BusRejectedError) {
     request.log.error({ err: error }, "the bus refused a request for good");
@@ -173,6 +171,11 @@ function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return new ApiError("bad_request", error.message);
   request.log.error({ err: error }, "request failed");
   return new ApiError("internal", `internal error; the logs have it under request id ${request.id}`);
+}
+
+/** What a publisher is told of an event whose bus call timed out: the body's `id` keeps a retry one event. */
+export function mayHaveBeenTaken(error: BusOutcomeUnknownError): string {
+  return `${error.message}: Redis may still carry it out, so the event may have been taken; retry it with the same \`id\`, which keeps it one event`;
 }
 
 function authError(error: AuthError, request: FastifyRequest): ApiError {

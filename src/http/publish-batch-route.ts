@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Principal, TokenVerifier } from "../auth/token-verifier.ts";
-import { BusUnavailableError, IdempotencyConflictError, type PublishResult } from "../bus/event-bus.ts";
+import { BusOutcomeUnknownError, BusUnavailableError, IdempotencyConflictError, type PublishResult } from "../bus/event-bus.ts";
 import type { EventDraft } from "../events/event.ts";
 import {
   MAX_BATCH_BYTES,
@@ -11,7 +11,7 @@ import {
   type PublishBatchRequest,
 } from "../events/publish-request.ts";
 import type { Publisher } from "../events/publisher.ts";
-import { ApiError, errorResponseSchema, type ErrorCode } from "./errors.ts";
+import { ApiError, errorResponseSchema, mayHaveBeenTaken, type ErrorCode } from "./errors.ts";
 import { authenticatePublisher, publishAnswerSchema, refuseTargetsNotAllowed } from "./publish-route.ts";
 
 export const PUBLISH_BATCH_PATH = "/publish/batch";
@@ -110,8 +110,11 @@ async function publishInOrder(publisher: Publisher, drafts: readonly EventDraft[
       }
       // Nothing accepted yet: the whole request failed, the error handler answers 503.
       if (!(error instanceof BusUnavailableError) || index === 0) throw error;
-      const message = `not accepted: the bus failed from body.events[${index}] on (${error.message}); retry these events`;
-      results.push(...drafts.slice(index).map(() => ({ error: "unavailable" as const, message })));
+      // A timed-out call may still be carried out: that event may have been taken, the later ones were not.
+      const unknown = error instanceof BusOutcomeUnknownError;
+      if (unknown) results.push({ error: "unavailable", message: mayHaveBeenTaken(error) });
+      const message = `not accepted: the bus failed ${unknown ? "on" : "from"} body.events[${index}]${unknown ? "" : " on"} (${error.message}); retry these events`;
+      results.push(...drafts.slice(unknown ? index + 1 : index).map(() => ({ error: "unavailable" as const, message })));
       break;
     }
   }

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
+import fastify, { type FastifyInstance } from "fastify";
+import { BusOutcomeUnknownError, type EventBus } from "../../src/bus/event-bus.ts";
+import { MemoryBus } from "../../src/bus/memory-bus.ts";
+import type { EventDraft } from "../../src/events/event.ts";
+import { Publisher } from "../../src/events/publisher.ts";
+import { installErrorHandler } from "../../src/http/errors.ts";
+import { publishBatchRoute } from "../../src/http/publish-batch-route.ts";
 import { MAX_BATCH_EVENTS } from "../../src/events/publish-request.ts";
 import { publish, publisherToken, startGateway, token, type RunningGateway } from "../support/gateway.ts";
 import { connectSse } from "../support/sse-client.ts";
@@ -175,5 +182,43 @@ describe("POST /publish/batch: MAX_BATCH_RECIPIENTS", () => {
     const got = await stream.waitFor(expected.length + 1, (each) => each.event === "prop");
     assert.deepEqual(got.map((each) => JSON.parse(each.data)), [...expected, -1]);
     stream.close();
+  });
+});
+
+// Found by an attack pass: a batch whose event timed out in Redis answered that event "not
+// accepted: retry", yet Redis still carries a timed-out command out; retried as told, it is twice.
+describe("POST /publish/batch: a bus call whose outcome is unknown", () => {
+  let app: FastifyInstance;
+  let url: string;
+  before(async () => {
+    let calls = 0;
+    // The memory bus, with its second publish timing out after Redis took it: what the Redis bus reports then.
+    const bus = new MemoryBus({ maxEvents: 100, maxAgeMs: 60_000, idempotencyWindowMs: 60_000 });
+    const timingOut = {
+      publish: async (draft: EventDraft) => {
+        const result = await bus.publish(draft);
+        if (++calls === 2) throw new BusOutcomeUnknownError("publishing in Redis failed: Command timed out");
+        return result;
+      },
+    } as unknown as EventBus;
+    const verifier = { verify: async () => ({ userId: "svc", topicPatterns: [], publishPatterns: ["*"], expiresAt: undefined }) };
+    app = fastify();
+    installErrorHandler(app, () => undefined);
+    await app.register(publishBatchRoute, { publisher: new Publisher(timingOut, () => undefined), verifier, maxEventBytes: 65_536, maxBatchRecipients: 100 });
+    url = await app.listen({ port: 0, host: "127.0.0.1" });
+  });
+  after(() => app.close());
+
+  it("says of that event that it may have been taken (retry with the same id), and of the later ones that they were not accepted", async () => {
+    const events = ["a", "b", "c"].map((id) => ({ users: ["u"], type: "t", id }));
+    const response = await fetch(`${url}/publish/batch`, { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer x" }, body: JSON.stringify({ events }) });
+    const body = (await response.json()) as { accepted: number; results: { error?: string; message?: string }[] };
+    assert.equal(response.status, 207);
+    assert.equal(body.accepted, 1);
+    assert.equal(body.results[1]!.error, "unavailable");
+    assert.match(body.results[1]!.message!, /may have been taken/);
+    assert.match(body.results[1]!.message!, /same `id`/);
+    assert.equal(body.results[2]!.error, "unavailable");
+    assert.match(body.results[2]!.message!, /not accepted/);
   });
 });
