@@ -7,8 +7,13 @@ const MAX_FIELD_CHARS = 2048;
 /** Topics of one update at most (the canonical one and its alternates). */
 const MAX_TOPICS = 32;
 const LINE_BREAK_OR_NUL = /[\r\n\0]/;
-/** Ids travel back in the Last-Event-ID response header too, whose values HTTP/2 limits to visible ASCII and spaces. */
-const HEADER_SAFE = /^[\x20-\x7e]+$/;
+/**
+ * Ids travel back in the Last-Event-ID response header too, whose values HTTP/2 limits to visible
+ * ASCII and spaces; and a client resumes with one in its Last-Event-ID request header, whose
+ * leading and trailing spaces HTTP strips: an id " x" would come back as "x", unknown, and replay
+ * all history. So spaces only inside.
+ */
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 /** Control characters: topics name channels, whose names must stay printable. */
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /**
@@ -42,7 +47,7 @@ export function parsePublishForm(body: unknown): MercureUpdate {
   if (id === EARLIEST) throw invalidField(`\`id\` must not be "${EARLIEST}": subscribers resume from ids, and that one asks for all history`);
   if (id !== undefined && (id.startsWith("#") || !HEADER_SAFE.test(id) || id.length > MAX_FIELD_CHARS)) {
     throw invalidField(
-      `\`id\` must be 1 to ${MAX_FIELD_CHARS} printable ASCII characters (an IRI written as a URI), not starting with "#" (the hub's own ids start so)`,
+      `\`id\` must be 1 to ${MAX_FIELD_CHARS} printable ASCII characters (an IRI written as a URI), spaces only inside, not starting with "#" (the hub's own ids start so)`,
     );
   }
   const type = single(form, "type");
